@@ -1,0 +1,25 @@
+"""The shared Transformer core: modality-agnostic, imports only torch."""
+
+from .attention import KVCache, MultiHeadAttention
+from .layers import DecoderLayer, EncoderLayer, FeedForward
+from .positions import LearnedPositions, SinusoidalPositions, sinusoidal_table
+from .search import beam_search, greedy_search, length_penalty
+from .transformer import Decoder, DecoderCache, Encoder, EncoderDecoder
+
+__all__ = [
+    "MultiHeadAttention",
+    "KVCache",
+    "FeedForward",
+    "EncoderLayer",
+    "DecoderLayer",
+    "Encoder",
+    "Decoder",
+    "DecoderCache",
+    "EncoderDecoder",
+    "SinusoidalPositions",
+    "LearnedPositions",
+    "sinusoidal_table",
+    "greedy_search",
+    "beam_search",
+    "length_penalty",
+]

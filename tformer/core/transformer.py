@@ -1,0 +1,192 @@
+"""Encoder, Decoder and EncoderDecoder stacks over already-embedded sequences."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .attention import KVCache
+from .layers import DecoderLayer, EncoderLayer
+
+__all__ = ["Encoder", "Decoder", "DecoderCache", "EncoderDecoder"]
+
+
+def _check_sequence(x: Tensor, pad_mask: Tensor | None, d_model: int, name: str) -> None:
+    if x.dim() != 3 or x.size(-1) != d_model:
+        raise ValueError(f"{name} must be (batch, length, {d_model}), got {tuple(x.shape)}")
+    if pad_mask is not None and (pad_mask.dtype != torch.bool or pad_mask.shape != x.shape[:2]):
+        raise ValueError(
+            f"{name} padding mask must be bool of shape {tuple(x.shape[:2])} (True = padding), "
+            f"got {pad_mask.dtype} {tuple(pad_mask.shape)}"
+        )
+
+
+def _final_norm(final_norm: bool | None, norm_first: bool, d_model: int, eps: float) -> nn.LayerNorm | None:
+    # Pre-norm stacks need a closing LayerNorm; the paper's post-norm stack does not.
+    use = norm_first if final_norm is None else final_norm
+    return nn.LayerNorm(d_model, eps=eps) if use else None
+
+
+class Encoder(nn.Module):
+    """A stack of ``n_layers`` encoder layers.
+
+    Args:
+        d_model, n_heads, d_ff, dropout, activation, layer_norm_eps: as in the paper / ``nn.Transformer``.
+        norm_first: pre-norm layers instead of the paper's post-norm.
+        final_norm: LayerNorm after the last layer; ``None`` means "iff ``norm_first``".
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        n_layers: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+        final_norm: bool | None = None,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
+        )
+        self.norm = _final_norm(final_norm, norm_first, d_model, layer_norm_eps)
+
+    def forward(self, x: Tensor, pad_mask: Tensor | None = None, need_weights: bool = False):
+        """(B, T, d) and (B, T) padding mask -> (B, T, d); with ``need_weights`` also a list of
+        (B, H, T, T) attention weights, one per layer."""
+        _check_sequence(x, pad_mask, self.d_model, "encoder input")
+        weights = []
+        for layer in self.layers:
+            x, w = layer(x, pad_mask, need_weights)
+            weights.append(w)
+        if self.norm is not None:
+            x = self.norm(x)
+        return (x, weights) if need_weights else x
+
+
+class DecoderCache:
+    """Per-layer key/value caches of one decoding run, and the position reached."""
+
+    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None):
+        self.layers = [(KVCache(), KVCache()) for _ in range(n_layers)]
+        self.memory_pad_mask = memory_pad_mask
+        self.offset = 0
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep batch rows ``index`` (beam search), self- and cross-attention alike."""
+        for self_cache, cross_cache in self.layers:
+            self_cache.reorder(index)
+            cross_cache.reorder(index)
+        if self.memory_pad_mask is not None:
+            self.memory_pad_mask = self.memory_pad_mask.index_select(0, index)
+
+
+class Decoder(nn.Module):
+    """A stack of decoder layers, run on a whole target (teacher forcing) or step by step.
+
+    Args: as for ``Encoder``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        n_layers: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+        final_norm: bool | None = None,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.layers = nn.ModuleList(
+            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
+        )
+        self.norm = _final_norm(final_norm, norm_first, d_model, layer_norm_eps)
+
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        memory_pad_mask: Tensor | None = None,
+        pad_mask: Tensor | None = None,
+        need_weights: bool = False,
+    ):
+        """Teacher-forced: (B, T, d) target embeddings, (B, S, d) memory -> (B, T, d).
+
+        ``pad_mask`` may be left out for right-padded targets: the causal mask already keeps
+        every real position from seeing the padding after it. With ``need_weights`` also a list
+        of (self, cross) attention weights per layer.
+        """
+        _check_sequence(x, pad_mask, self.d_model, "decoder input")
+        _check_sequence(memory, memory_pad_mask, self.d_model, "memory")
+        weights = []
+        for layer in self.layers:
+            x, w = layer(x, memory, memory_pad_mask, pad_mask, need_weights=need_weights)
+            weights.append(w)
+        x = self.norm(x) if self.norm is not None else x
+        return (x, weights) if need_weights else x
+
+    def init_cache(self, memory: Tensor, memory_pad_mask: Tensor | None = None) -> DecoderCache:
+        """Compute every layer's cross-attention keys/values once for this memory."""
+        _check_sequence(memory, memory_pad_mask, self.d_model, "memory")
+        cache = DecoderCache(len(self.layers), memory_pad_mask)
+        for layer, (_, cross_cache) in zip(self.layers, cache.layers):
+            k, v = layer.cross_attn._heads(layer.cross_attn.kv_proj(memory)).unbind(0)
+            cross_cache.set(k, v)
+        return cache
+
+    def step(self, x: Tensor, cache: DecoderCache) -> Tensor:
+        """One decoding step: (B, 1, d) embedding of the newest token -> (B, 1, d)."""
+        _check_sequence(x, None, self.d_model, "decoder step input")
+        for layer, layer_cache in zip(self.layers, cache.layers):
+            x, _ = layer(x, None, cache.memory_pad_mask, cache=layer_cache)
+        cache.offset += x.size(1)
+        return self.norm(x) if self.norm is not None else x
+
+
+class EncoderDecoder(nn.Module):
+    """The paper's Transformer without embeddings: ``Encoder`` + ``Decoder``.
+
+    Args:
+        d_model: width (512 in the paper's base model).
+        n_heads: attention heads (8).
+        n_encoder_layers, n_decoder_layers: stack depths (6 + 6).
+        d_ff: feed-forward inner width (2048).
+        dropout: residual, attention and feed-forward dropout (0.1).
+        norm_first: pre-norm instead of post-norm.
+        activation, layer_norm_eps, final_norm: as for ``Encoder``.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        n_heads: int = 8,
+        n_encoder_layers: int = 6,
+        n_decoder_layers: int = 6,
+        d_ff: int = 2048,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+        final_norm: bool | None = None,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        common = dict(dropout=dropout, norm_first=norm_first, activation=activation, layer_norm_eps=layer_norm_eps, final_norm=final_norm)
+        self.encoder = Encoder(d_model, n_heads, n_encoder_layers, d_ff, **common)
+        self.decoder = Decoder(d_model, n_heads, n_decoder_layers, d_ff, **common)
+
+    def forward(self, src: Tensor, tgt: Tensor, src_pad_mask: Tensor | None = None, tgt_pad_mask: Tensor | None = None) -> Tensor:
+        """(B, S, d) source and (B, T, d) shifted target embeddings -> (B, T, d) decoder states."""
+        memory = self.encoder(src, src_pad_mask)
+        return self.decoder(tgt, memory, src_pad_mask, tgt_pad_mask)
+
+    def encode(self, src: Tensor, src_pad_mask: Tensor | None = None) -> Tensor:
+        return self.encoder(src, src_pad_mask)

@@ -1,0 +1,128 @@
+"""Name -> class registries, with entry-point discovery of third-party plug-ins.
+
+Built-in classes register themselves with a decorator when their module is imported;
+outside packages declare an entry point in the group ``tformer.plugins`` whose value is a
+module that registers its classes on import (``pip install`` is all a user does).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import inspect
+import logging
+from typing import Any, Callable, TypeVar
+
+__all__ = ["Registry", "TOKENIZERS", "DATASETS", "ENTRY_POINT_GROUP", "load_plugins"]
+
+ENTRY_POINT_GROUP = "tformer.plugins"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Registry:
+    """A named collection of classes (or builder functions).
+
+    Args:
+        kind: what the entries are, used in error messages ("tokenizer", "dataset").
+        base: optional base class every registered class must derive from.
+    """
+
+    def __init__(self, kind: str, base: type | None = None):
+        self.kind = kind
+        self.base = base
+        self._entries: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: register a class or builder under ``name``."""
+
+        def decorator(obj: T) -> T:
+            if name in self._entries and self._entries[name] is not obj:
+                raise ValueError(
+                    f"{self.kind} {name!r} is already registered by "
+                    f"{_qualname(self._entries[name])}; choose another name for {_qualname(obj)}"
+                )
+            if self.base is not None and inspect.isclass(obj) and not issubclass(obj, self.base):
+                raise TypeError(f"{self.kind} {name!r}: {_qualname(obj)} must subclass {self.base.__name__}")
+            self._entries[name] = obj
+            return obj
+
+        return decorator
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The class registered under ``name``; a ``KeyError`` lists the known names otherwise."""
+        if name not in self._entries:
+            load_plugins()
+        if name not in self._entries:
+            raise KeyError(self._unknown_message(name))
+        return self._entries[name]
+
+    def build(self, name: str, **kwargs: Any) -> Any:
+        """Instantiate ``name`` with ``kwargs``, checking them against the constructor first."""
+        target = self.get(name)
+        check_arguments(target, kwargs, where=f"{self.kind} {name!r}")
+        return target(**kwargs)
+
+    def names(self) -> list[str]:
+        load_plugins()
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        load_plugins()
+        return name in self._entries
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def _unknown_message(self, name: str) -> str:
+        known = sorted(self._entries)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"unknown {self.kind} {name!r}.{hint} Registered: {', '.join(known) or '(none)'}"
+
+
+def check_arguments(target: Callable[..., Any], kwargs: dict[str, Any], where: str) -> None:
+    """Raise ``TypeError`` naming any keyword ``target`` does not accept or requires and lacks."""
+    signature = inspect.signature(target)
+    params = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for key in kwargs:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"{where}: unknown argument {key!r}.{hint} Accepted: {', '.join(accepted)}")
+    missing = [
+        n for n, p in params.items()
+        if n in accepted and p.default is p.empty and n not in kwargs
+    ]
+    if missing:
+        raise TypeError(f"{where}: missing required argument(s) {', '.join(map(repr, missing))}")
+
+
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Import every module named by an entry point in the group ``tformer.plugins`` (once)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry.load()
+        except Exception as error:  # a broken plug-in must not break tformer itself
+            log.warning("tformer plug-in %r (%s) failed to load: %s", entry.name, entry.value, error)
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+TOKENIZERS = Registry("tokenizer")
+DATASETS = Registry("dataset")

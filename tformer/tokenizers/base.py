@@ -1,0 +1,95 @@
+"""The modality plug-in contract shared by every tokenizer."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, NamedTuple, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..core.positions import LearnedPositions, SinusoidalPositions
+
+__all__ = ["Batch", "Tokenizer", "TextOutput", "pad_sequences", "lengths_to_pad_mask", "build_positions"]
+
+
+class Batch(NamedTuple):
+    """Items padded to the longest in the batch, with their true lengths."""
+
+    values: Tensor  # (B, T, ...) padded
+    lengths: Tensor  # (B,) int64
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.values.to(device), self.lengths.to(device))
+
+
+def pad_sequences(items: Sequence[Tensor], pad_value: float | int = 0) -> Batch:
+    """Pad tensors of shape (T_i, ...) along the first dimension to (B, T_max, ...)."""
+    lengths = torch.tensor([item.size(0) for item in items], dtype=torch.long)
+    values = nn.utils.rnn.pad_sequence(list(items), batch_first=True, padding_value=pad_value)
+    return Batch(values, lengths)
+
+
+def lengths_to_pad_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
+    """(B,) lengths -> (B, T) boolean mask, True at padding."""
+    max_len = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
+
+
+def build_positions(kind: str, d_model: int, max_len: int = 1024) -> nn.Module:
+    """``"sinusoidal"`` (any length) or ``"learned"`` (up to ``max_len``) 1-D positions."""
+    if kind == "sinusoidal":
+        return SinusoidalPositions(d_model)
+    if kind == "learned":
+        return LearnedPositions(d_model, max_len)
+    raise ValueError(f"unknown positions {kind!r}; choose 'sinusoidal' or 'learned'")
+
+
+class Tokenizer(nn.Module):
+    """A modality plug-in: raw input -> tensor -> padded batch -> (x, pad_mask).
+
+    ``prepare`` has no learnable state and runs in DataLoader workers; ``forward`` is the
+    learnable front-end producing ``(x (B, T, d_model), pad_mask (B, T), True = padding)``.
+    """
+
+    d_model: int
+
+    def prepare(self, raw: Any) -> Tensor:
+        raise NotImplementedError
+
+    def collate(self, items: Sequence[Tensor]) -> Batch:
+        return pad_sequences(items)
+
+    def forward(self, values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def size(self, item: Tensor) -> int:
+        """Cost of one prepared item for token-budget batching (tokens, frames or patches)."""
+        return int(item.size(0))
+
+    def fit(self, corpus: Iterable[Any]) -> None:
+        """Learn from the training split before the model is built (no-op unless overridden)."""
+
+    @property
+    def needs_fit(self) -> bool:
+        return False
+
+
+class TextOutput(Tokenizer):
+    """An output-side (text) tokenizer: vocabulary, step-wise embedding and output projection."""
+
+    vocab_size: int
+    pad_id: int
+    bos_id: int
+    eos_id: int
+    unk_id: int
+
+    def decode(self, ids: Sequence[int] | Tensor) -> str:
+        raise NotImplementedError
+
+    def embed_step(self, ids: Tensor, offset: int) -> Tensor:
+        """Embed (B, 1) ids at position ``offset`` -> (B, 1, d_model), for cached decoding."""
+        raise NotImplementedError
+
+    def project(self, hidden: Tensor) -> Tensor:
+        """(B, T, d_model) decoder states -> (B, T, vocab_size) logits."""
+        raise NotImplementedError
