@@ -17,7 +17,7 @@ setup: $(STAMP) system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q --upgrade pip 'setuptools<82' wheel
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

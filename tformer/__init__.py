@@ -1,6 +1,9 @@
 """tformer: one shared Transformer core for text, images and audio."""
 
-from .registry import DATASETS, TOKENIZERS, Registry
-
 __version__ = "0.1.0"
-__all__ = ["Registry", "TOKENIZERS", "DATASETS", "__version__"]
+
+from . import tokenizers  # noqa: E402  (registers the built-in tokenizers)
+from .checkpoint import load  # noqa: E402
+from .registry import DATASETS, TASKS, TOKENIZERS, Registry  # noqa: E402
+
+__all__ = ["load", "Registry", "TOKENIZERS", "DATASETS", "TASKS", "__version__"]

@@ -13,7 +13,7 @@ import inspect
 import logging
 from typing import Any, Callable, TypeVar
 
-__all__ = ["Registry", "TOKENIZERS", "DATASETS", "ENTRY_POINT_GROUP", "load_plugins"]
+__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "ENTRY_POINT_GROUP", "load_plugins"]
 
 ENTRY_POINT_GROUP = "tformer.plugins"
 log = logging.getLogger(__name__)
@@ -62,6 +62,14 @@ class Registry:
         target = self.get(name)
         check_arguments(target, kwargs, where=f"{self.kind} {name!r}")
         return target(**kwargs)
+
+    def name_of(self, obj: Any) -> str:
+        """The name ``obj`` (a registered class, or an instance of one) is registered under."""
+        cls = obj if inspect.isclass(obj) else type(obj)
+        for name, entry in self._entries.items():
+            if entry is cls:
+                return name
+        raise KeyError(f"{_qualname(cls)} is not a registered {self.kind}; register it with @{self.kind.upper()}S.register(name)")
 
     def names(self) -> list[str]:
         load_plugins()
@@ -126,3 +134,4 @@ def _qualname(obj: Any) -> str:
 
 TOKENIZERS = Registry("tokenizer")
 DATASETS = Registry("dataset")
+TASKS = Registry("task")

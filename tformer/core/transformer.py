@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import KVCache
+from .config import RecordsArguments
 from .layers import DecoderLayer, EncoderLayer
 
 __all__ = ["Encoder", "Decoder", "DecoderCache", "EncoderDecoder"]
@@ -27,7 +28,7 @@ def _final_norm(final_norm: bool | None, norm_first: bool, d_model: int, eps: fl
     return nn.LayerNorm(d_model, eps=eps) if use else None
 
 
-class Encoder(nn.Module):
+class Encoder(RecordsArguments, nn.Module):
     """A stack of ``n_layers`` encoder layers.
 
     Args:
@@ -85,7 +86,7 @@ class DecoderCache:
             self.memory_pad_mask = self.memory_pad_mask.index_select(0, index)
 
 
-class Decoder(nn.Module):
+class Decoder(RecordsArguments, nn.Module):
     """A stack of decoder layers, run on a whole target (teacher forcing) or step by step.
 
     Args: as for ``Encoder``.
@@ -151,7 +152,7 @@ class Decoder(nn.Module):
         return self.norm(x) if self.norm is not None else x
 
 
-class EncoderDecoder(nn.Module):
+class EncoderDecoder(RecordsArguments, nn.Module):
     """The paper's Transformer without embeddings: ``Encoder`` + ``Decoder``.
 
     Args:

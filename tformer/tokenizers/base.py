@@ -7,6 +7,8 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..core.config import RecordsArguments
+
 from ..core.positions import LearnedPositions, SinusoidalPositions
 
 __all__ = ["Batch", "Tokenizer", "TextOutput", "pad_sequences", "lengths_to_pad_mask", "build_positions"]
@@ -44,7 +46,7 @@ def build_positions(kind: str, d_model: int, max_len: int = 1024) -> nn.Module:
     raise ValueError(f"unknown positions {kind!r}; choose 'sinusoidal' or 'learned'")
 
 
-class Tokenizer(nn.Module):
+class Tokenizer(RecordsArguments, nn.Module):
     """A modality plug-in: raw input -> tensor -> padded batch -> (x, pad_mask).
 
     ``prepare`` has no learnable state and runs in DataLoader workers; ``forward`` is the

@@ -1,0 +1,101 @@
+"""Speech recognition: audio -> text with a joint CTC + attention loss (Watanabe et al. 2017)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.text import CharErrorRate, WordErrorRate
+
+from tformer.core import EncoderDecoder
+from tformer.registry import TASKS
+from tformer.tokenizers import Batch, TextOutput, Tokenizer
+
+from .translation import TranslationTask
+
+__all__ = ["AsrTask", "ctc_greedy"]
+
+
+@TASKS.register("asr")
+class AsrTask(TranslationTask):
+    """Audio encoder-decoder trained with ``ctc_weight · CTC + (1 - ctc_weight) · attention``.
+
+    The CTC head sits on the encoder output; its blank is the target's ``<pad>`` id. Decoding
+    is attention beam search. Args as ``TranslationTask`` plus:
+
+    Args:
+        ctc_weight: weight of the CTC loss (0.3, as in ESPnet's recipes).
+    """
+
+    def __init__(
+        self,
+        source: Tokenizer,
+        target: TextOutput,
+        core: EncoderDecoder,
+        optimizer=None,
+        scheduler=None,
+        ctc_weight: float = 0.3,
+        label_smoothing: float = 0.1,
+        beam_size: int = 4,
+        length_penalty: float = 0.6,
+        max_len_offset: int = 50,
+        val_decode: bool = True,
+        predict_batch_size: int = 32,
+    ):
+        if not 0.0 <= ctc_weight <= 1.0:
+            raise ValueError(f"task.ctc_weight must be within [0, 1], got {ctc_weight}")
+        super().__init__(source, target, core, optimizer, scheduler, label_smoothing, beam_size,
+                         length_penalty, max_len_offset, val_decode, predict_batch_size)
+        self.save_hyperparameters(ignore=["source", "target", "core", "optimizer", "scheduler"])
+        self.ctc_head = nn.Linear(core.d_model, target.vocab_size)
+        self.wer = nn.ModuleDict({stage: WordErrorRate() for stage in ("val", "test")})
+        self.cer = nn.ModuleDict({stage: CharErrorRate() for stage in ("val", "test")})
+        del self.bleu
+
+    def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
+        attention_loss, (memory, src_mask) = super().loss(source, target)
+        w = self.hparams.ctc_weight
+        if w == 0.0:
+            return attention_loss, (memory, src_mask)
+        ctc = self._ctc_loss(memory, src_mask, target)
+        return w * ctc + (1 - w) * attention_loss, (memory, src_mask)
+
+    def _ctc_loss(self, memory: Tensor, src_mask: Tensor, target: Batch) -> Tensor:
+        # CTC in float32 whatever the autocast dtype: half precision overflows its sums.
+        log_probs = self.ctc_head(memory).float().log_softmax(-1).transpose(0, 1)  # (T, B, V)
+        input_lengths = (~src_mask).sum(1)
+        return F.ctc_loss(log_probs, target.values, input_lengths, target.lengths.to(memory.device),
+                          blank=self.target.pad_id, zero_infinity=True)
+
+    def update_metrics(self, stage: str, source: Batch, target: Batch, outputs: Any) -> None:
+        if stage == "val" and not self.hparams.val_decode:
+            return
+        hypotheses = self.decode(*outputs, beam_size=1 if stage == "val" else self.hparams.beam_size)
+        references = self.references(target)
+        self.wer[stage].update(hypotheses, references)
+        self.cer[stage].update(hypotheses, references)
+        self.log(f"{stage}/wer", self.wer[stage], prog_bar=True, batch_size=len(hypotheses))
+        self.log(f"{stage}/cer", self.cer[stage], batch_size=len(hypotheses))
+
+    @torch.no_grad()
+    def transcribe_ctc(self, source: Batch) -> list[str]:
+        """Greedy CTC transcripts (no decoder), e.g. to check the encoder alone."""
+        memory, src_mask = self.encode(source)
+        ids = ctc_greedy(self.ctc_head(memory), src_mask, self.target.pad_id)
+        return [self.target.decode(row) for row in ids]
+
+
+def ctc_greedy(logits: Tensor, pad_mask: Tensor, blank: int) -> list[list[int]]:
+    """Best path: argmax per frame, merge repeats, drop blanks."""
+    best = logits.argmax(-1).masked_fill(pad_mask, blank).tolist()
+    out = []
+    for row in best:
+        ids, previous = [], blank
+        for token in row:
+            if token != previous and token != blank:
+                ids.append(token)
+            previous = token
+        out.append(ids)
+    return out

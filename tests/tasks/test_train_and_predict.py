@@ -1,0 +1,82 @@
+"""One tiny training run per task and source modality, then load + predict as a user would."""
+
+import json
+
+import pytest
+import torch
+
+import tformer
+from tformer.cli.train import train
+
+from .conftest import compose_run
+
+
+def _text(tiny, src="text_char", tgt="text_char"):
+    t = tiny["text"]
+    return [
+        "task=translation", f"source={src}", f"target={tgt}", "data=parallel_text",
+        f"data.train.source_path={t['train.de']}", f"data.train.target_path={t['train.en']}",
+        f"+data.test={{_target_: tformer.data.text.ParallelTextDataset, source_path: {t['test.de']}, target_path: {t['test.en']}}}",
+        "source.vocab_size=60" if src == "text_bpe" else "source.positions=sinusoidal",
+        "target.vocab_size=60" if tgt == "text_bpe" else "target.positions=sinusoidal",
+    ]
+
+
+def _manifest(tiny, task, target, label_key="text"):
+    a = tiny["audio"]
+    return [
+        f"task={task}", "source=audio_fbank", f"target={target}", "data=audio_manifest",
+        f"data.train.path={a['train']}", f"+data.train.label_key={label_key}",
+        f"+data.test={{_target_: tformer.data.audio.ManifestDataset, path: {a['test']}}}",
+    ]
+
+
+def _images(tiny, task, target):
+    root = tiny["images"]
+    return [
+        f"task={task}", "source=image_patch", f"target={target}", "data=image_folder",
+        f"data.train.root={root}", f"+data.test={{_target_: tformer.data.images.ImageFolderDataset, root: {root}}}",
+        "source.image_size=16", "source.patch_size=4",
+    ]
+
+
+def _tsv(tiny):
+    t = tiny["tsv"]
+    return [
+        "task=classification", "source=text_bpe", "target=label", "data=labeled_text",
+        f"data.train.path={t['train']}", f"+data.test={{_target_: tformer.data.text.LabeledTextDataset, path: {t['test']}}}",
+        "source.vocab_size=40",
+    ]
+
+
+RUNS = {
+    "translation_text_char": (lambda tiny: _text(tiny), "test/bleu"),
+    "translation_text_bpe": (lambda tiny: _text(tiny, "text_bpe", "text_bpe"), "test/bleu"),
+    "classification_text": (_tsv, "test/acc"),
+    "classification_image": (lambda tiny: _images(tiny, "classification", "label"), "test/acc"),
+    "keyword_spotting_audio": (lambda tiny: _manifest(tiny, "classification", "label"), "test/f1"),
+    "asr_audio": (lambda tiny: _manifest(tiny, "asr", "text_char"), "test/wer"),
+    "captioning_image": (lambda tiny: _images(tiny, "translation", "text_char"), "test/bleu"),
+}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_train_test_save_load_predict(name, tiny, tmp_path):
+    overrides, metric = RUNS[name]
+    cfg = compose_run(tmp_path, overrides(tiny))
+    task, result = train(cfg)
+
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written == result and metric in written["test"]
+    assert torch.isfinite(torch.tensor(written["test"][f"test/loss"]))
+    assert written["checkpoint"].endswith("last.ckpt")
+
+    data_test = __import__("hydra").utils.instantiate(cfg.data.test)
+    inputs = [source for source, _ in (data_test[i] for i in range(min(4, len(data_test))))]
+    before = task.predict(inputs)
+    loaded = tformer.load(written["checkpoint"])
+    assert type(loaded) is type(task) and not loaded.training
+    assert loaded.predict(inputs) == before
+    assert loaded.predict([]) == []
+    # the run directory works as well as the file
+    assert tformer.load(tmp_path / "run").predict(inputs[:1]) == before[:1]

@@ -1,0 +1,117 @@
+"""What a tformer checkpoint holds beside the weights, and how it is loaded safely.
+
+A checkpoint stores plain data only: registry names and constructor arguments of the task,
+its tokenizers and its core, plus the weights and the tokenizers' learned vocabularies. It is
+read with ``torch.load(weights_only=True)`` and rebuilt from registered classes alone: nothing
+named in it is imported or executed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .core import Encoder, EncoderDecoder
+from .registry import TASKS, TOKENIZERS
+
+__all__ = ["FORMAT_VERSION", "CheckpointError", "describe", "load", "atomic_write"]
+
+FORMAT_VERSION = 1
+KEY = "tformer"
+CORES = {"Encoder": Encoder, "EncoderDecoder": EncoderDecoder}
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint tformer can load."""
+
+
+def describe(task: Any) -> dict[str, Any]:
+    """Plain data that rebuilds ``task``: registry names and constructor arguments."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "tformer_version": __version__,
+        "task": TASKS.name_of(task),
+        "options": dict(task.hparams),
+        "core": {"class": type(task.core).__name__, "kwargs": dict(task.core.init_kwargs)},
+        "source": {"name": TOKENIZERS.name_of(task.source), "kwargs": dict(task.source.init_kwargs)},
+        "target": {"name": TOKENIZERS.name_of(task.target), "kwargs": dict(task.target.init_kwargs)},
+    }
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> Any:
+    """Rebuild the task saved in ``path``, in eval mode, ready to ``predict``.
+
+    Args:
+        path: a ``.ckpt`` file, or a run directory (its ``checkpoints/last.ckpt``).
+        map_location: device for the weights (``"cpu"``, ``"cuda"``, ...).
+    """
+    path = _checkpoint_path(Path(path))
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # unpickling refuses anything but tensors and plain data
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({type(error).__name__}: {error})") from None
+    spec = _spec(checkpoint, path)
+    importlib.import_module("tasks")  # registers the built-in tasks
+    state = checkpoint["state_dict"]
+    source = _tokenizer(spec["source"], state, "source.")
+    target = _tokenizer(spec["target"], state, "target.")
+    if spec["core"]["class"] not in CORES:
+        raise CheckpointError(f"{path}: unknown core {spec['core']['class']!r}; known: {', '.join(CORES)}")
+    core = CORES[spec["core"]["class"]](**spec["core"]["kwargs"])
+    task = TASKS.get(spec["task"])(source=source, target=target, core=core, **spec["options"])
+    task.load_state_dict(checkpoint["state_dict"])
+    return task.to(map_location).eval() if map_location is not None else task.eval()
+
+
+def _tokenizer(spec: dict[str, Any], state: dict[str, Any], prefix: str) -> Any:
+    # Tokenizers come first: what they learned (vocabulary, classes) sizes the task's layers.
+    tokenizer = TOKENIZERS.build(spec["name"], **spec["kwargs"])
+    tokenizer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    return tokenizer
+
+
+def _checkpoint_path(path: Path) -> Path:
+    if path.is_dir():
+        candidate = path / "checkpoints" / "last.ckpt"
+        if not candidate.is_file():
+            raise CheckpointError(f"{path} is a folder without checkpoints/last.ckpt; pass the .ckpt file")
+        return candidate
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    return path
+
+
+def _spec(checkpoint: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(checkpoint, dict) or KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path}: not a tformer checkpoint (no {KEY!r} entry); train it with tformer-train")
+    spec = checkpoint[KEY]
+    version = spec.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {version!r} is newer than this tformer reads ({FORMAT_VERSION}); "
+            f"upgrade tformer (this is {__version__}, the checkpoint says {spec.get('tformer_version')})"
+        )
+    return spec
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,85 @@
+"""``tformer-data``: prepare the built-in data sets offline, or list them.
+
+    tformer-data --list
+    tformer-data freedict_de_en [--root DIR] [--force]
+    tformer-data espeak_digits --train-size 3000 --valid-size 200 --test-size 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from tformer.cli.errors import friendly_errors
+from tformer.data import BUILTINS, DataError, data_root, prepared_folder
+from tformer.data.builtin import read_info
+
+__all__ = ["main", "build_parser"]
+
+_SIZE_OPTIONS = ("train_size", "valid_size", "test_size", "seed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser of ``tformer-data``."""
+    parser = argparse.ArgumentParser(prog="tformer-data", description="Prepare tformer's built-in data sets.")
+    parser.add_argument("name", nargs="?", help="the data set to prepare (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the built-in data sets and where they are")
+    parser.add_argument("--root", help="data folder (default: $TFORMER_DATA or ~/.cache/tformer/data)")
+    parser.add_argument("--force", action="store_true", help="prepare again even if already prepared")
+    for option in _SIZE_OPTIONS:
+        parser.add_argument("--" + option.replace("_", "-"), type=int, dest=option, help=f"{option} (if it has one)")
+    return parser
+
+
+def _list(root: str | None) -> None:
+    base = data_root(root)
+    for name, builtin in sorted(BUILTINS.items()):
+        info = read_info(base / name)
+        state = f"prepared, {_counts(info)}" if info else "not prepared"
+        print(f"{name:18s} {builtin.description}\n{'':18s} {base / name} ({state})")
+
+
+def _counts(info: dict) -> str:
+    return ", ".join(f"{split} {count}" for split, count in info.get("splits", {}).items())
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    if args.name not in BUILTINS:
+        raise DataError(f"unknown data set {args.name!r}; choose one of {', '.join(sorted(BUILTINS))}")
+    options = {k: getattr(args, k) for k in _SIZE_OPTIONS if getattr(args, k) is not None}
+    unknown = sorted(set(options) - set(BUILTINS[args.name].defaults))
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        raise DataError(f"{args.name} takes no {flags}")
+    started = time.perf_counter()
+    folder = prepared_folder(args.name, args.root, force=args.force, **options)
+    info = read_info(folder) or {}
+    print(f"{args.name}: {folder} ({_counts(info)}; {time.perf_counter() - started:.1f} s)")
+
+
+@friendly_errors("tformer-data")
+def main(argv: list[str] | None = None) -> int:
+    """Run ``tformer-data``; a user error prints one line to stderr and exits with status 2.
+
+    Args:
+        argv: the arguments (``sys.argv[1:]`` when None).
+    Returns:
+        The exit status, 0.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        _list(args.root)
+    elif args.name is None:
+        parser.error("name a data set to prepare, or pass --list")
+    else:
+        try:
+            _prepare(args)
+        except OSError as error:  # e.g. no permission to write under --root
+            raise DataError(str(error)) from error
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

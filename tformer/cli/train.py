@@ -1,0 +1,92 @@
+"""tformer-train: compose a run with Hydra, fit the tokenizers, train, test, report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ..checkpoint import atomic_write
+from . import CONFIG_DIR
+from .errors import friendly_errors
+from .report import print_summary
+
+log = logging.getLogger("tformer.train")
+
+
+def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
+    """Instantiate data, tokenizers (fitted on the training split), task and trainer."""
+    data = instantiate(cfg.data, _convert_="all")
+    source = instantiate(cfg.source, _convert_="all")
+    target = instantiate(cfg.target, _convert_="all")
+    for side, tokenizer, corpus in (("source", source, data.train.sources), ("target", target, data.train.targets)):
+        if tokenizer.needs_fit:
+            log.info("fitting the %s tokenizer (%s) on the training split", side, type(tokenizer).__name__)
+            tokenizer.fit(corpus())
+    data.attach(source, target)
+    task = instantiate(cfg.task, source=source, target=target, _convert_="all")
+    if cfg.get("compile"):
+        task.core.compile()
+    loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
+    callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, _convert_="all")
+    return data, task, trainer
+
+
+def resolve_checkpoint(ckpt_path: str | None, run_dir: Path) -> str | None:
+    """``None``, a .ckpt file, ``"last"`` (this run's) or a run directory -> a checkpoint file."""
+    if ckpt_path is None:
+        return None
+    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={ckpt_path}: no checkpoint at {path}; give a .ckpt file, a run directory, "
+            f"or 'last' together with hydra.run.dir=<that run's directory>"
+        )
+    return str(path)
+
+
+def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
+    """Run one training job; returns the trained task and what ``metrics.json`` holds."""
+    run_dir = Path(cfg.run_dir)
+    L.seed_everything(cfg.seed, workers=True)
+    ckpt = resolve_checkpoint(cfg.get("ckpt_path"), run_dir)
+    data, task, trainer = build(cfg)
+    trainer.fit(task, datamodule=data, ckpt_path=ckpt)
+    result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer), "run_dir": str(run_dir)}
+    if cfg.get("test", True) and data.test is not None:
+        (metrics,) = trainer.test(task, datamodule=data, verbose=False)
+        result["test"] = {k: float(v) for k, v in metrics.items()}
+    result["skipped_batches"] = task.skipped_batches
+    if trainer.is_global_zero:
+        atomic_write(run_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+        print_summary(task, data, result, examples=cfg.get("examples", 5))
+    return task, result
+
+
+def _last_checkpoint(trainer: L.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    if callback is None:
+        return None
+    return callback.last_model_path or callback.best_model_path or None
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@friendly_errors("tformer-train")
+def main(cfg: DictConfig) -> None:
+    torch.set_float32_matmul_precision("high")
+    log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Built-in data sets prepared offline into a cache folder, atomically, on first use.
+
+A data set lives in ``<root>/<name>/`` (root: ``$TFORMER_DATA`` or ``~/.cache/tformer/data``)
+with an ``info.json`` (options, split counts). It is written into a hidden temporary folder
+beside it that is renamed into place only when complete, so a half-written folder is never
+mistaken for a finished one, and two processes preparing at once both end with the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any, Callable
+
+from tformer.data.errors import DataError
+
+__all__ = ["Builtin", "BUILTINS", "register_builtin", "data_root", "prepared_folder", "read_info", "check_split"]
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A built-in data set: how to prepare it and with which options.
+
+    Args:
+        name: the folder and registry name.
+        description: one line for ``tformer-data --list``.
+        prepare: ``prepare(folder, **options) -> info`` writes the files into ``folder`` and
+            returns what ``info.json`` should record (at least ``{"splits": {split: count}}``).
+        defaults: the options and their default values.
+        version: bump when the file layout changes, so old caches are rebuilt.
+    """
+
+    name: str
+    description: str
+    prepare: Callable[..., dict[str, Any]]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+
+
+BUILTINS: dict[str, Builtin] = {}
+
+
+def register_builtin(builtin: Builtin) -> Builtin:
+    """Add ``builtin`` to ``BUILTINS`` (a duplicate name is an error).
+
+    Args:
+        builtin: the data set.
+    Returns:
+        The same data set.
+    """
+    if builtin.name in BUILTINS:
+        raise ValueError(f"built-in data set {builtin.name!r} is already registered")
+    BUILTINS[builtin.name] = builtin
+    return builtin
+
+
+def data_root(root: str | PathLike | None = None) -> Path:
+    """The folder holding the built-in data sets.
+
+    Args:
+        root: an explicit folder; else ``$TFORMER_DATA``; else ``~/.cache/tformer/data``.
+    Returns:
+        The folder (not created).
+    """
+    if root is None:
+        root = os.environ.get("TFORMER_DATA") or Path.home() / ".cache" / "tformer" / "data"
+    return Path(root).expanduser()
+
+
+def read_info(folder: Path) -> dict[str, Any] | None:
+    """The ``info.json`` of a finished data set folder, or None when there is none."""
+    try:
+        return json.loads((folder / "info.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def check_split(split: str) -> str:
+    """Return ``split`` if it is "train", "valid" or "test"; raise ``ValueError`` otherwise."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not one of {', '.join(SPLITS)}")
+    return split
+
+
+def prepared_folder(name: str, root: str | PathLike | None = None, force: bool = False, **options: Any) -> Path:
+    """The folder of built-in data set ``name``, prepared first if missing, stale or ``force``.
+
+    Args:
+        name: a key of ``BUILTINS``.
+        root: the data root (see ``data_root``).
+        force: prepare again even if a finished folder with the same options exists.
+        options: preparation options; those not given take the data set's defaults.
+    Returns:
+        The finished folder.
+    """
+    if name not in BUILTINS:
+        raise KeyError(f"unknown built-in data set {name!r}; known: {', '.join(sorted(BUILTINS))}")
+    builtin = BUILTINS[name]
+    unknown = set(options) - set(builtin.defaults)
+    if unknown:
+        raise TypeError(f"{name} has no option(s) {', '.join(sorted(unknown))}; options: {', '.join(builtin.defaults)}")
+    options = {**builtin.defaults, **options}
+    folder = data_root(root) / name
+    info = read_info(folder)
+    if info is not None and not force and _matches(info, builtin, options):
+        return folder
+    if info is not None and not force:
+        log.info("%s was prepared with other options %s; preparing it again", folder, info.get("options"))
+    return _prepare_atomically(builtin, folder, options)
+
+
+def _matches(info: dict[str, Any], builtin: Builtin, options: dict[str, Any]) -> bool:
+    return info.get("version") == builtin.version and info.get("options") == _jsonable(options)
+
+
+def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(options, default=str))
+
+
+def _prepare_atomically(builtin: Builtin, folder: Path, options: dict[str, Any]) -> Path:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    partial = folder.parent / f".{folder.name}.partial-{token}"
+    partial.mkdir()
+    started = time.perf_counter()
+    try:
+        info = builtin.prepare(partial, **options)
+        info = {"name": builtin.name, "version": builtin.version, "options": _jsonable(options), **info,
+                "seconds": round(time.perf_counter() - started, 1)}
+        (partial / "info.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+        _move_into_place(partial, folder, token)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
+
+
+def _move_into_place(partial: Path, folder: Path, token: str) -> None:
+    """Rename ``partial`` to ``folder``, replacing an older ``folder``; keep a racing winner's."""
+    old = folder.parent / f".{folder.name}.old-{token}"
+    if folder.exists():
+        try:
+            folder.rename(old)
+        except FileNotFoundError:  # another process moved it away first
+            pass
+    try:
+        partial.rename(folder)
+    except OSError:
+        if read_info(folder) is None:  # not a finished folder from a racing process either
+            raise DataError(f"could not move {partial} into place at {folder}") from None
+    shutil.rmtree(old, ignore_errors=True)

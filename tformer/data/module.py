@@ -1,0 +1,168 @@
+"""The LightningDataModule: raw splits + attached tokenizers -> DataLoaders of ``(Batch, Batch)``."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from tformer.data.datasets import SKIPPED_ERRORS, PreparedDataset, split_off
+from tformer.data.errors import DataWarning
+from tformer.data.sampler import TokenBudgetBatchSampler
+from tformer.tokenizers.base import Tokenizer
+
+__all__ = ["DataModule", "estimate_sizes"]
+
+log = logging.getLogger(__name__)
+
+
+def estimate_sizes(
+    raw: Dataset, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer, sample: int = 64, seed: int = 0
+) -> np.ndarray:
+    """Per-item batch cost ``max(source size, target size)`` in tokenizer units, without preparing all items.
+
+    The dataset's ``size_hints()`` (characters, audio frames, 1 per image) are scaled by the ratio
+    ``tokenizer.size(prepare(x)) / hint`` measured on ``sample`` random items, separately for
+    sources and targets (e.g. about 1/4 for subwords over characters, 1/4 for 4x audio
+    subsampling). A dataset without ``size_hints`` has every item prepared once (slow).
+
+    Args:
+        raw: a raw dataset of ``(source, target)`` pairs.
+        source_tokenizer: measures source sizes.
+        target_tokenizer: measures target sizes.
+        sample: how many items calibrate the ratios.
+        seed: which items those are.
+    Returns:
+        Integer sizes, one per item.
+    """
+    if not hasattr(raw, "size_hints"):
+        warnings.warn(f"{type(raw).__name__} has no size_hints(); preparing every item to size it", DataWarning)
+        return np.array([_measured(raw[i], source_tokenizer, target_tokenizer) for i in range(len(raw))])
+    source_hints, target_hints = (np.asarray(h, dtype=np.float64) for h in raw.size_hints())
+    picked = np.random.default_rng(seed).permutation(len(raw))[:sample]
+    source_ratio = _ratio(raw, picked, 0, source_hints, source_tokenizer)
+    target_ratio = _ratio(raw, picked, 1, target_hints, target_tokenizer)
+    sizes = np.maximum(source_hints * source_ratio, target_hints * target_ratio)
+    return np.maximum(np.ceil(sizes), 1).astype(np.int64)
+
+
+def _ratio(raw: Dataset, picked: np.ndarray, side: int, hints: np.ndarray, tokenizer: Tokenizer) -> float:
+    measured, hinted = 0.0, 0.0
+    for index in picked.tolist():
+        try:
+            measured += tokenizer.size(tokenizer.prepare(raw[index][side]))
+        except SKIPPED_ERRORS:
+            continue
+        hinted += hints[index]
+    return measured / hinted if hinted > 0 else 1.0
+
+
+def _measured(item: tuple, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer) -> int:
+    try:
+        source, target = source_tokenizer.prepare(item[0]), target_tokenizer.prepare(item[1])
+    except SKIPPED_ERRORS:
+        return 1
+    return max(source_tokenizer.size(source), target_tokenizer.size(target), 1)
+
+
+class DataModule(L.LightningDataModule):
+    """Train/valid/test raw datasets served as ``(source Batch, target Batch)`` tuples.
+
+    Batches hold ``batch_size`` items, or, when ``max_tokens`` is set, as many similar-length
+    items as fit ``max(size) x count <= max_tokens`` (sizes from ``estimate_sizes``). Both
+    paths shard across the trainer's processes (DDP) themselves. The tokenizers are attached
+    after they were fitted on ``self.train.sources()`` / ``self.train.targets()``.
+
+    Args:
+        train: the raw training dataset.
+        valid: the raw validation dataset; when None, ``valid_fraction`` of ``train`` is split off.
+        test: the raw test dataset (also used for prediction), or None.
+        batch_size: items per batch when ``max_tokens`` is None.
+        max_tokens: the token budget per batch, or None for fixed-size batches.
+        num_workers: DataLoader worker processes (persistent when > 0).
+        valid_fraction: the share of ``train`` held out when ``valid`` is None (0 for none).
+        seed: the seed for the split and the shuffling.
+        pin_memory: pin batches in page-locked memory (GPU training).
+    """
+
+    def __init__(
+        self,
+        train: Dataset,
+        valid: Dataset | None = None,
+        test: Dataset | None = None,
+        batch_size: int = 32,
+        max_tokens: int | None = None,
+        num_workers: int = 0,
+        valid_fraction: float = 0.05,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ):
+        super().__init__()
+        if valid is None and valid_fraction > 0:
+            train, valid = split_off(train, valid_fraction, seed)
+        self.train, self.valid, self.test = train, valid, test
+        self.batch_size, self.max_tokens, self.num_workers = batch_size, max_tokens, num_workers
+        self.seed, self.pin_memory = seed, pin_memory
+        self.source_tokenizer: Tokenizer | None = None
+        self.target_tokenizer: Tokenizer | None = None
+        self._sizes: dict[int, np.ndarray] = {}
+
+    def attach(self, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer) -> None:
+        """Set the (fitted) tokenizers whose ``prepare``/``collate`` build the batches.
+
+        Args:
+            source_tokenizer: the input-side tokenizer.
+            target_tokenizer: the output-side tokenizer (text or labels).
+        """
+        self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
+        self._sizes.clear()
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train, training=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return [] if self.valid is None else self._loader(self.valid, training=False)
+
+    def test_dataloader(self) -> DataLoader | list:
+        return [] if self.test is None else self._loader(self.test, training=False)
+
+    def predict_dataloader(self) -> DataLoader | list:
+        return self.test_dataloader()
+
+    def _loader(self, raw: Dataset, training: bool) -> DataLoader:
+        if self.source_tokenizer is None or self.target_tokenizer is None:
+            raise RuntimeError("call DataModule.attach(source_tokenizer, target_tokenizer) before asking for data")
+        prepared = PreparedDataset(raw, self.source_tokenizer, self.target_tokenizer)
+        options = dict(
+            collate_fn=prepared.collate, num_workers=self.num_workers, pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+        replicas, rank = self._replicas()
+        if self.max_tokens is not None:
+            sampler = TokenBudgetBatchSampler(
+                self._item_sizes(raw), self.max_tokens, shuffle=training, seed=self.seed,
+                num_replicas=replicas, rank=rank,
+            )
+            return DataLoader(prepared, batch_sampler=sampler, **options)
+        if replicas > 1:
+            sampler = DistributedSampler(prepared, replicas, rank, shuffle=training, seed=self.seed)
+            return DataLoader(prepared, self.batch_size, sampler=sampler, **options)
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(prepared, self.batch_size, shuffle=training, generator=generator, **options)
+
+    def _item_sizes(self, raw: Dataset) -> np.ndarray:
+        if id(raw) not in self._sizes:
+            self._sizes[id(raw)] = estimate_sizes(raw, self.source_tokenizer, self.target_tokenizer, seed=self.seed)
+        return self._sizes[id(raw)]
+
+    def _replicas(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is not None:
+            return trainer.world_size, trainer.global_rank
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_world_size(), torch.distributed.get_rank()
+        return 1, 0

@@ -1,0 +1,109 @@
+"""Built-in speech data sets synthesized with espeak-ng: digit strings and simple sentences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tformer.data.audio import ManifestDataset
+from tformer.data.builtin import Builtin, check_split, prepared_folder, register_builtin
+from tformer.data.espeak import prepare_speech
+from tformer.data.speech_text import digit_string, simple_sentence, texts_for_splits
+from tformer.registry import DATASETS
+
+__all__ = ["prepare_espeak_digits", "prepare_espeak_sentences", "espeak_digits", "espeak_sentences"]
+
+_SIZES = {"train_size": 3000, "valid_size": 200, "test_size": 300, "seed": 0}
+
+
+def prepare_espeak_digits(
+    folder: Path, train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0
+) -> dict:
+    """Synthesize connected digit strings of 1-7 digits; the text is the spoken words.
+
+    Manifest entries carry ``text`` ("three one four") and ``digits`` ("314").
+
+    Args:
+        folder: the (temporary) output folder.
+        train_size: training utterances.
+        valid_size: validation utterances.
+        test_size: test utterances.
+        seed: the seed of texts and voices.
+    Returns:
+        The info record.
+    """
+    sizes = {"train": train_size, "valid": valid_size, "test": test_size}
+    texts = texts_for_splits(digit_string, sizes, seed)
+    return prepare_speech(folder, texts, seed, extra_keys=("digits",))
+
+
+def prepare_espeak_sentences(
+    folder: Path, train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0
+) -> dict:
+    """Synthesize short English sentences from a small grammar (lower case, no punctuation).
+
+    Args:
+        folder: the (temporary) output folder.
+        train_size: training utterances.
+        valid_size: validation utterances.
+        test_size: test utterances.
+        seed: the seed of texts and voices.
+    Returns:
+        The info record.
+    """
+    sizes = {"train": train_size, "valid": valid_size, "test": test_size}
+    return prepare_speech(folder, texts_for_splits(simple_sentence, sizes, seed), seed)
+
+
+register_builtin(Builtin(
+    "espeak_digits", "connected digit strings spoken by espeak-ng voices, 16 kHz (espeak-ng)",
+    prepare_espeak_digits, dict(_SIZES),
+))
+register_builtin(Builtin(
+    "espeak_sentences", "short English sentences spoken by espeak-ng voices, 16 kHz (espeak-ng)",
+    prepare_espeak_sentences, dict(_SIZES),
+))
+
+
+@DATASETS.register("espeak_digits")
+def espeak_digits(
+    split: str = "train", root: str | None = None, label_key: str = "text",
+    train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
+) -> ManifestDataset:
+    """One split of the espeak digit strings, synthesized on first use (about 30 s).
+
+    Args:
+        split: "train", "valid" or "test".
+        root: the data root (see ``tformer.data.builtin.data_root``).
+        label_key: the manifest key used as target: "text" (words) or "digits".
+        train_size: training utterances (a different size prepares the set again).
+        valid_size: validation utterances.
+        test_size: test utterances.
+        seed: the seed of texts and voices.
+    Returns:
+        Items ``(wav path, target)``.
+    """
+    folder = prepared_folder("espeak_digits", root, train_size=train_size, valid_size=valid_size,
+                             test_size=test_size, seed=seed)
+    return ManifestDataset(folder / f"{check_split(split)}.jsonl", label_key=label_key)
+
+
+@DATASETS.register("espeak_sentences")
+def espeak_sentences(
+    split: str = "train", root: str | None = None,
+    train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
+) -> ManifestDataset:
+    """One split of the espeak simple sentences, synthesized on first use.
+
+    Args:
+        split: "train", "valid" or "test".
+        root: the data root (see ``tformer.data.builtin.data_root``).
+        train_size: training utterances (a different size prepares the set again).
+        valid_size: validation utterances.
+        test_size: test utterances.
+        seed: the seed of texts and voices.
+    Returns:
+        Items ``(wav path, text)``.
+    """
+    folder = prepared_folder("espeak_sentences", root, train_size=train_size, valid_size=valid_size,
+                             test_size=test_size, seed=seed)
+    return ManifestDataset(folder / f"{check_split(split)}.jsonl")

@@ -1,0 +1,22 @@
+"""Modality plug-ins. Importing this package registers the built-in tokenizers."""
+
+from .audio import AudioFbankTokenizer
+from .base import Batch, TextOutput, Tokenizer, build_positions, lengths_to_pad_mask, pad_sequences
+from .image import ImagePatchTokenizer
+from .label import LabelTokenizer
+from .text import SPECIAL_TOKENS, TextBpeTokenizer, TextCharTokenizer
+
+__all__ = [
+    "Batch",
+    "Tokenizer",
+    "TextOutput",
+    "pad_sequences",
+    "lengths_to_pad_mask",
+    "build_positions",
+    "SPECIAL_TOKENS",
+    "TextBpeTokenizer",
+    "TextCharTokenizer",
+    "LabelTokenizer",
+    "ImagePatchTokenizer",
+    "AudioFbankTokenizer",
+]

@@ -1,0 +1,191 @@
+"""Audio frames: log-mel filter banks (torchaudio), SpecAugment, conv subsampling x4, positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+from ..core.positions import embedding_scale
+from ..registry import TOKENIZERS
+from .base import Tokenizer, build_positions, lengths_to_pad_mask
+
+__all__ = ["AudioFbankTokenizer", "LogMelFeatures", "Conv2dSubsampling", "read_audio"]
+
+MIN_FRAMES = 7  # two 3x3 stride-2 convolutions need 7 frames for one output frame
+
+
+def read_audio(path: str | Path) -> tuple[Tensor, int]:
+    """Read a WAV/FLAC/OGG file -> (mono waveform (N,) float32, sample rate); ``ValueError`` naming the file."""
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (N, C)
+    except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError) as error:
+        raise ValueError(f"{path}: cannot read audio ({error})") from error
+    if data.shape[0] == 0:
+        raise ValueError(f"{path}: audio file is empty (0 samples)")
+    return torch.from_numpy(data.mean(axis=1)), rate
+
+
+class LogMelFeatures:
+    """Waveform -> per-utterance normalized log-mel frames; plain object, no learnable state.
+
+    Args:
+        sample_rate: rate the features are computed at (inputs are resampled to it).
+        n_mels: mel bands.
+        win_ms, hop_ms: window and hop in milliseconds (25/10 ms: n_fft 400, hop 160 at 16 kHz).
+    """
+
+    def __init__(self, sample_rate: int = 16000, n_mels: int = 80, win_ms: float = 25, hop_ms: float = 10):
+        self.sample_rate = sample_rate
+        self.win_length = round(sample_rate * win_ms / 1000)
+        self.hop_length = round(sample_rate * hop_ms / 1000)
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate, n_fft=self.win_length, win_length=self.win_length, hop_length=self.hop_length, n_mels=n_mels
+        )
+
+    def min_seconds(self) -> float:
+        """Shortest clip that gives ``MIN_FRAMES`` frames (frames = 1 + samples // hop)."""
+        return (MIN_FRAMES - 1) * self.hop_length / self.sample_rate
+
+    def __call__(self, wave: Tensor, rate: int, name: str = "audio") -> Tensor:
+        """(N,) waveform at ``rate`` -> (T, n_mels) log-mel, mean 0 / std 1 per band over the clip."""
+        wave = wave.float()
+        if rate != self.sample_rate:
+            wave = torchaudio.functional.resample(wave, rate, self.sample_rate)
+        frames = 1 + wave.numel() // self.hop_length
+        if frames < MIN_FRAMES:
+            raise ValueError(
+                f"{name}: {wave.numel() / self.sample_rate:.3f} s is too short; the x4 conv subsampling needs "
+                f"at least {self.min_seconds():.3f} s ({MIN_FRAMES} frames)"
+            )
+        features = torch.log(self.mel(wave) + 1e-6).T  # (T, n_mels)
+        mean, std = features.mean(dim=0), features.std(dim=0, unbiased=False)
+        return (features - mean) / (std + 1e-5)
+
+
+class Conv2dSubsampling(nn.Module):
+    """Two 3x3 stride-2 convolutions + ReLU, then Linear to ``d_model`` (ESPnet's Conv2dSubsampling).
+
+    Args:
+        n_mels: input feature size.
+        d_model: output width.
+        channels: convolution channels (ESPnet uses ``d_model``).
+    """
+
+    def __init__(self, n_mels: int, d_model: int, channels: int):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, channels, 3, 2), nn.ReLU(), nn.Conv2d(channels, channels, 3, 2), nn.ReLU()
+        )
+        self.linear = nn.Linear(channels * self.output_length(n_mels), d_model)
+
+    @staticmethod
+    def output_length(length: Any) -> Any:
+        """Exact output length of the two valid 3x3 stride-2 convolutions (int or tensor)."""
+        return ((length - 1) // 2 - 1) // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (B, T, F) -> (B, T', d)
+        x = self.conv(x.unsqueeze(1))  # (B, C, T', F')
+        return self.linear(x.transpose(1, 2).flatten(2))  # (B, T', C * F') -> (B, T', d)
+
+
+@TOKENIZERS.register("audio_fbank")
+class AudioFbankTokenizer(Tokenizer):
+    """Speech front-end: log-mel frames -> SpecAugment (training) -> conv x4 -> * sqrt(d) + positions.
+
+    The scaling follows ESPnet's PositionalEncoding (x * sqrt(d) + positions after the Linear).
+
+    Args:
+        d_model: output width.
+        sample_rate, n_mels, win_ms, hop_ms: features (see ``LogMelFeatures``).
+        spec_augment: apply SpecAugment in training.
+        freq_mask: widest frequency mask (bands).
+        time_mask: widest time mask, frames (int) or a fraction of each utterance (float < 1).
+        n_freq_masks, n_time_masks: masks per utterance.
+        dropout: dropout after adding positions.
+        positions: ``"sinusoidal"`` or ``"learned"``.
+        max_len: positions learned when ``positions="learned"`` (subsampled frames).
+        conv_channels: subsampling channels; ``None`` means ``d_model`` (ESPnet).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        sample_rate: int = 16000,
+        n_mels: int = 80,
+        win_ms: float = 25,
+        hop_ms: float = 10,
+        spec_augment: bool = True,
+        freq_mask: int = 27,
+        time_mask: int | float = 40,
+        n_freq_masks: int = 2,
+        n_time_masks: int = 2,
+        dropout: float = 0.1,
+        positions: str = "sinusoidal",
+        max_len: int = 4096,
+        conv_channels: int | None = None,
+    ):
+        super().__init__()
+        self.d_model, self.n_mels = d_model, n_mels
+        self.features = LogMelFeatures(sample_rate, n_mels, win_ms, hop_ms)
+        self.spec_augment = spec_augment
+        self.n_freq_masks, self.n_time_masks = n_freq_masks, n_time_masks
+        self.freq_masking = torchaudio.transforms.FrequencyMasking(freq_mask)
+        fraction = isinstance(time_mask, float) and time_mask < 1
+        # TimeMasking caps a mask at p * length, so a fraction becomes p with an unbounded width.
+        self.time_masking = torchaudio.transforms.TimeMasking(2**31 - 1 if fraction else int(time_mask), p=time_mask if fraction else 1.0)
+        self.subsampling = Conv2dSubsampling(n_mels, d_model, conv_channels or d_model)
+        self.scale = embedding_scale(d_model)
+        self.positions = build_positions(positions, d_model, max_len)
+        self.dropout = nn.Dropout(dropout)
+
+    def prepare(self, raw: Any) -> Tensor:
+        """Path / (waveform, sample_rate) / 1-D waveform at ``sample_rate`` -> (T, n_mels) log-mel.
+
+        A 2-D waveform is (channels, samples) and is averaged to mono.
+        """
+        name = "audio"
+        if isinstance(raw, (str, Path)):
+            name = str(raw)
+            wave, rate = read_audio(raw)
+        elif isinstance(raw, tuple):
+            wave, rate = raw
+        else:
+            wave, rate = raw, self.features.sample_rate
+        wave = torch.as_tensor(np.asarray(wave) if not isinstance(wave, Tensor) else wave)
+        if wave.dim() == 2:
+            wave = wave.mean(dim=0)
+        if wave.dim() != 1 or wave.numel() == 0:
+            raise ValueError(f"{name}: expected a non-empty 1-D or (channels, samples) waveform, got {tuple(wave.shape)}")
+        return self.features(wave, int(rate), name)
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        """(B,) frame counts -> (B,) lengths after the x4 subsampling."""
+        return Conv2dSubsampling.output_length(lengths)
+
+    def forward(self, values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, T, n_mels) frames and (B,) lengths -> (B, T', d) vectors and (B, T') padding mask."""
+        if self.training and self.spec_augment:
+            values = self._augment(values, lengths)
+        x = self.subsampling(values)  # (B, T', d)
+        x = self.dropout(self.positions(x * self.scale))
+        lengths = self.output_lengths(lengths.to(values.device))
+        return x, lengths_to_pad_mask(lengths, x.size(1))
+
+    def _augment(self, values: Tensor, lengths: Tensor) -> Tensor:
+        # SpecAugment per utterance, within its own length (masks set to 0 = the normalized mean).
+        out = values.clone()
+        for i, length in enumerate(lengths.tolist()):
+            spec = out[i, :length].T  # (n_mels, T_i)
+            for _ in range(self.n_freq_masks):
+                spec = self.freq_masking(spec)
+            for _ in range(self.n_time_masks):
+                spec = self.time_masking(spec)
+            out[i, :length] = spec.T
+        return out
