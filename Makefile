@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test setup system-packages clean
 
 run: setup
-	$(BIN)/python -m tformer.demo
+	$(BIN)/tformer-train experiment=vit_fashion_mnist trainer.max_time=00:00:08:00
 
 test: setup
 	$(BIN)/python -m pytest -q

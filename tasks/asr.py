@@ -66,8 +66,10 @@ class AsrTask(TranslationTask):
         # CTC in float32 whatever the autocast dtype: half precision overflows its sums.
         log_probs = self.ctc_head(memory).float().log_softmax(-1).transpose(0, 1)  # (T, B, V)
         input_lengths = (~src_mask).sum(1)
-        return F.ctc_loss(log_probs, target.values, input_lengths, target.lengths.to(memory.device),
-                          blank=self.target.pad_id, zero_infinity=True)
+        lengths = target.lengths.to(memory.device)
+        total = F.ctc_loss(log_probs, target.values, input_lengths, lengths, blank=self.target.pad_id,
+                           reduction="sum", zero_infinity=True)
+        return total / (lengths.sum() + lengths.numel())  # per token, like the attention loss
 
     def update_metrics(self, stage: str, source: Batch, target: Batch, outputs: Any) -> None:
         if stage == "val" and not self.hparams.val_decode:

@@ -65,7 +65,7 @@ class Task(L.LightningModule):
     def _shared_step(self, batch: tuple[Batch, Batch], stage: str) -> Tensor | None:
         source, target = batch
         loss, outputs = self.loss(source, target)
-        size = source.values.size(0)
+        size = self.loss_weight(target)
         if stage == "train" and not self._finite_everywhere(loss):
             self.skipped_batches += 1
             self.log("train/skipped_batches", float(self.skipped_batches), batch_size=size)
@@ -82,6 +82,10 @@ class Task(L.LightningModule):
         return bool(finite > 0)
 
     # -- subclass hooks --------------------------------------------------------------------------
+    def loss_weight(self, target: Batch) -> int:
+        """What the loss averages over (items; tokens for text), so epoch means are exact."""
+        return int(target.values.size(0))
+
     def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
         raise NotImplementedError
 

@@ -78,6 +78,9 @@ class TranslationTask(Task):
         )
         return loss, (memory, src_mask)
 
+    def loss_weight(self, target: Batch) -> int:
+        return int(target.lengths.sum()) + target.lengths.numel()  # tokens plus one EOS each
+
     def encode(self, source: Batch) -> tuple[Tensor, Tensor]:
         """Collated source -> encoder memory (B, S, d) and its padding mask (B, S)."""
         x, src_mask = self.source(source.values, source.lengths)

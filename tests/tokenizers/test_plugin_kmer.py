@@ -40,6 +40,13 @@ USE_PLUGIN = textwrap.dedent(
     yaml = (importlib.resources.files("tformer_kmer") / "conf" / "source" / "dna_kmer.yaml").read_text()
     config = OmegaConf.create({"model": {"d_model": 8}, "source": OmegaConf.create(yaml)})
     assert instantiate(config.source).d_model == 8
+
+    # Hydra finds the plug-in's config file: source=dna_kmer composes with no change to tformer
+    from hydra import compose, initialize_config_dir
+    from tformer.cli import CONFIG_DIR
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["task=classification", "source=dna_kmer", "model=tiny"])
+    assert instantiate(cfg.source).d_model == cfg.model.d_model == 64
     print("plugin ok")
     """
 )

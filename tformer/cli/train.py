@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
+from ..training import RandomStateCheckpoint, resolve_checkpoint
 from . import CONFIG_DIR
 from .errors import friendly_errors
 from .report import print_summary
@@ -36,30 +37,16 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
         task.core.compile()
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
+    callbacks.append(RandomStateCheckpoint())
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, _convert_="all")
     return data, task, trainer
 
 
-def resolve_checkpoint(ckpt_path: str | None, run_dir: Path) -> str | None:
-    """``None``, a .ckpt file, ``"last"`` (this run's) or a run directory -> a checkpoint file."""
-    if ckpt_path is None:
-        return None
-    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"ckpt_path={ckpt_path}: no checkpoint at {path}; give a .ckpt file, a run directory, "
-            f"or 'last' together with hydra.run.dir=<that run's directory>"
-        )
-    return str(path)
-
-
 def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     """Run one training job; returns the trained task and what ``metrics.json`` holds."""
-    run_dir = Path(cfg.run_dir)
+    ckpt, run_dir = resolve_checkpoint(cfg.get("ckpt_path"), Path(cfg.run_dir))
+    cfg.run_dir = str(run_dir)  # resuming a run directory keeps writing into it
     L.seed_everything(cfg.seed, workers=True)
-    ckpt = resolve_checkpoint(cfg.get("ckpt_path"), run_dir)
     data, task, trainer = build(cfg)
     trainer.fit(task, datamodule=data, ckpt_path=ckpt)
     result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer), "run_dir": str(run_dir)}

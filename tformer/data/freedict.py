@@ -28,7 +28,10 @@ __all__ = [
 DICT_PATH = Path("/usr/share/dictd/freedict-deu-eng.dict.dz")
 _INSTALL = "apt-get install -y dict-freedict-deu-eng"
 _BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_IPA = re.compile(r"\s+/[^/]*/(?=\s|$)")
+_IPA = re.compile(r"\s/[^/\s][^/]*/(?=[\s),]|$)")
+# "departure <n>dep.,  /dˈeːp/", "autonomic nervous systemANS,  /ˈans/": an abbreviation glued to
+# the translation (after a tag, a label or a lower-case letter), then its pronunciation.
+_GLUED_ABBREVIATION = re.compile(r"(?:(?<=[>\]])\s*|(?<=[a-z])(?=[A-Z]))[^\s,<>\[\]]+,\s+/[^/]+/")
 _TAGS = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\}")
 _SENTENCE_END = re.compile(r"[.!?][\"')’”]*$")
 _AFTER_SENTENCE = re.compile(r"(?<=[.!?])[\"')’”]*\s*[,;]\s+")
@@ -65,7 +68,8 @@ def read_entries(dict_path: str | PathLike = DICT_PATH) -> Iterator[str]:
 
 
 def _clean(text: str) -> str:
-    text = _TAGS.sub(" ", text).replace("`", "")
+    text = " ".join(_TAGS.sub(" ", text).replace("`", "").split())
+    text = text.replace("( ", "(").replace(" )", ")").replace("()", "")
     return " ".join(text.split()).strip(" ,;")
 
 
@@ -118,7 +122,8 @@ def entry_pairs(entry: str) -> Iterator[tuple[str, str, str]]:
             for alternative in split_alternatives(english):
                 yield german, alternative, "example"
         elif stripped and not line.startswith("  ") and not stripped.startswith("see:") and headword:
-            for alternative in split_alternatives(_TAGS.sub(" ", stripped)):
+            translation = _IPA.sub(" ", _GLUED_ABBREVIATION.sub(",", stripped))
+            for alternative in split_alternatives(_TAGS.sub(" ", translation)):
                 yield headword, alternative, "headword"
 
 

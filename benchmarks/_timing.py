@@ -1,0 +1,78 @@
+"""Timing helpers shared by the speed benchmarks: interleaved A/B timing and the result table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+__all__ = ["Result", "compare", "print_table", "synchronize"]
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued GPU work so that wall-clock time covers it (a no-op on CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time_once(fn: Callable[[], object], device: torch.device | str) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def compare(
+    ours: Callable[[], object],
+    peer: Callable[[], object],
+    repeats: int = 10,
+    warmup: int = 2,
+    device: torch.device | str = "cpu",
+) -> tuple[float, float]:
+    """Median seconds per call of ``ours`` and ``peer``, timed in the same process, interleaved.
+
+    The order alternates each round (AB, BA, AB, ...), so that load from other processes on a
+    shared machine falls on both sides alike; ``warmup`` untimed rounds come first.
+
+    Returns:
+        (ours, peer) median seconds.
+    """
+    for _ in range(warmup):
+        ours()
+        peer()
+    ours_times, peer_times = [], []
+    for i in range(repeats):
+        pairs = [(ours, ours_times), (peer, peer_times)]
+        for fn, times in pairs if i % 2 == 0 else reversed(pairs):
+            times.append(_time_once(fn, device))
+    return statistics.median(ours_times), statistics.median(peer_times)
+
+
+@dataclass
+class Result:
+    """One benchmark line: ``ratio`` is how many times better ours is (higher is better)."""
+
+    name: str
+    ours: float
+    peer: float
+    unit: str
+    ratio: float
+    target: float
+    peer_name: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio >= self.target
+
+
+def print_table(results: list[Result]) -> None:
+    header = f"{'benchmark':<44} {'ours':>12} {'peer':>12} {'ratio':>7} {'target':>7}  result  peer"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        line = f"{r.name:<44} {r.ours:>8.4g} {r.unit:<3} {r.peer:>8.4g} {r.unit:<3} {r.ratio:>6.2f}x {r.target:>6.2f}x"
+        print(f"{line}  {'PASS' if r.passed else 'MISS':<6}  {r.peer_name}")

@@ -1,0 +1,175 @@
+"""Built-in data sets: atomic preparation, FreeDict parsing, Fashion-MNIST, espeak-ng speech."""
+
+import gzip
+import json
+import shutil
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tformer.data import BUILTINS, Builtin, DataError, prepared_folder
+from tformer.data.espeak import VARIANTS
+from tformer.data.fashion_mnist import FASHION_MNIST_DIR
+from tformer.data.freedict import DICT_PATH, entry_pairs, is_sentence, prepare_freedict, read_entries
+from tformer.data.freedict import split_alternatives
+from tformer.data.speech_text import DIGIT_WORDS
+from tformer.registry import DATASETS
+
+
+@pytest.fixture
+def toy_builtin():
+    calls = []
+
+    def prepare(folder, size=2, fail=False):
+        calls.append(size)
+        (folder / "data.txt").write_text("x\n" * size)
+        if fail:
+            raise RuntimeError("interrupted half way")
+        return {"splits": {"train": size}}
+
+    BUILTINS["toy"] = Builtin("toy", "a toy", prepare, {"size": 2, "fail": False})
+    yield calls
+    del BUILTINS["toy"]
+
+
+def test_prepared_once_atomically_and_again_on_new_options(tmp_path, toy_builtin):
+    folder = prepared_folder("toy", tmp_path)
+    assert folder == tmp_path / "toy" and json.loads((folder / "info.json").read_text())["splits"] == {"train": 2}
+    assert prepared_folder("toy", tmp_path) == folder and toy_builtin == [2]
+    prepared_folder("toy", tmp_path, size=3)
+    prepared_folder("toy", tmp_path, size=3, force=True)
+    assert toy_builtin == [2, 3, 3] and (folder / "data.txt").read_text() == "x\n" * 3
+    with pytest.raises(RuntimeError, match="half way"):
+        prepared_folder("toy", tmp_path, size=5, fail=True)
+    assert (folder / "data.txt").read_text() == "x\n" * 3  # the finished folder is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]  # no partial folder left behind
+    with pytest.raises(TypeError, match="no option"):
+        prepared_folder("toy", tmp_path, colour="red")
+
+
+def test_data_root_from_environment(tmp_path, monkeypatch, toy_builtin):
+    monkeypatch.setenv("TFORMER_DATA", str(tmp_path / "env"))
+    assert prepared_folder("toy") == tmp_path / "env" / "toy"
+
+
+def test_split_alternatives():
+    assert split_alternatives("A and B horizons, sola; solums") == ["A and B horizons", "sola", "solums"]
+    assert split_alternatives("drawing (a, b), draw [coll.]") == ["drawing (a, b)", "draw"]
+    assert split_alternatives("Time presses., Time is short.") == ["Time presses.", "Time is short."]
+    assert split_alternatives("Yes, I know, she said.") == ["Yes, I know, she said."]
+    assert is_sentence("Ich sehe das anders.") and not is_sentence("tell sb. sth.")
+
+
+ENTRY = (
+    "Aal blau /ˈɑːl blˈaʊ/ <masc, n, sg>\n [cook.] Eel au bleu <n>, Eel steamed\n"
+    '      "Aal in Aspik"  - Jellied Eel; eel in aspic\n'
+    '      "Der Aal ist frisch."  - The eel is fresh., The eel is fresh today.\n'
+    "   Synonym: {blauer Aal}\n\n see: {Aal}\n         Note: Speisekarte\n"
+)
+
+
+def test_entry_pairs():
+    assert list(entry_pairs(ENTRY)) == [
+        ("Aal blau", "Eel au bleu", "headword"), ("Aal blau", "Eel steamed", "headword"),
+        ("Aal in Aspik", "Jellied Eel", "example"), ("Aal in Aspik", "eel in aspic", "example"),
+        ("Der Aal ist frisch.", "The eel is fresh.", "example"),
+        ("Der Aal ist frisch.", "The eel is fresh today.", "example"),
+    ]
+
+
+def write_dictd(folder, entries):
+    """A tiny dictd database: gzipped text plus an index of base64 offsets."""
+    b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def number(value):
+        digits = ""
+        while True:
+            digits, value = b64[value % 64] + digits, value // 64
+            if not value:
+                return digits
+
+    data, index = b"00-database-info\n", ["00-database-info\tA\tR"]
+    for text in entries:
+        raw = text.encode()
+        index.append(f"{text.split(' /')[0]}\t{number(len(data))}\t{number(len(raw))}")
+        data += raw
+    (folder / "toy.dict.dz").write_bytes(gzip.compress(data))
+    (folder / "toy.index").write_text("\n".join(index) + "\n")
+    return folder / "toy.dict.dz"
+
+
+def test_prepare_freedict_on_a_toy_dictionary(tmp_path):
+    sentences = "".join(f'      "Satz Nummer {i} ist hier."  - Sentence number {i} is here.\n' for i in range(4))
+    path = write_dictd(tmp_path, [ENTRY, ENTRY, "Satz /zats/ <masc>\nsentence, clause\n" + sentences])
+    (tmp_path / "out").mkdir()
+    info = prepare_freedict(tmp_path / "out", valid_size=1, test_size=2, dict_path=str(path))
+    assert info["unique_pairs"] == {"example": 8, "headword": 4}  # the repeated ENTRY counts once
+    assert info["splits"]["valid"] == 1 and info["splits"]["test"] == 2
+    assert 12 - 4 <= info["splits"]["train"] <= 12 - 3  # held-out sentences leave train
+    lines = {s: (tmp_path / "out" / f"{s}.de").read_text().splitlines() for s in ("train", "valid", "test")}
+    assert all(is_sentence(line) for line in lines["valid"] + lines["test"])
+    assert not set(lines["train"]) & set(lines["valid"] + lines["test"])
+
+
+def test_missing_dictionary_names_the_package(tmp_path):
+    with pytest.raises(DataError, match="apt-get install -y dict-freedict-deu-eng"):
+        next(read_entries(tmp_path / "none.dict.dz"))
+
+
+@pytest.mark.skipif(not DICT_PATH.exists(), reason="dict-freedict-deu-eng is not installed")
+def test_real_freedict_entries():
+    pairs = {p for entry in islice(read_entries(), 2000) for p in entry_pairs(entry)}
+    assert ("Aal", "Eel", "headword") in pairs and ("Aal in Aspik", "Jellied Eel", "example") in pairs
+    assert ("Aal blau", "Eel steamed and served with Butter", "headword") in pairs  # comma split
+    assert ("Abfahrt (Abf.)", "departure", "headword") in pairs  # glued abbreviation and IPA removed
+    assert not any("<" in de + en or "[" in de + en or "/ˈ" in de + en for de, en, _ in pairs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DICT_PATH.exists(), reason="dict-freedict-deu-eng is not installed")
+def test_real_freedict_prepared(tmp_path):
+    info = json.loads((prepared_folder("freedict_de_en", tmp_path) / "info.json").read_text())
+    assert info["splits"]["valid"] == info["splits"]["test"] == 500
+    assert 40_000 < info["unique_pairs"]["example"] < 50_000 and info["splits"]["train"] > 700_000
+    test = DATASETS.build("freedict_de_en", split="test", root=str(tmp_path))
+    train = DATASETS.build("freedict_de_en", split="train", root=str(tmp_path))
+    assert len(set(train.pairs)) == len(train) and not set(test.sources()) & set(train.sources())
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DIR.exists(), reason="dataset-fashion-mnist is not installed")
+def test_fashion_mnist(tmp_path):
+    splits = {s: DATASETS.build("fashion_mnist", split=s, root=str(tmp_path)) for s in ("train", "valid", "test")}
+    assert {s: len(d) for s, d in splits.items()} == {"train": 55000, "valid": 5000, "test": 10000}
+    image, label = splits["test"][0]
+    assert image.shape == (28, 28) and image.dtype == np.uint8 and label == "Ankle boot"
+    assert set(splits["valid"].targets()) == set(splits["train"].class_names)
+
+
+def test_missing_fashion_mnist_names_the_package(tmp_path):
+    with pytest.raises(DataError, match="apt-get install -y dataset-fashion-mnist"):
+        prepared_folder("fashion_mnist", tmp_path, source_dir=str(tmp_path / "none"))
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_espeak_digits_tiny(tmp_path):
+    data = DATASETS.build("espeak_digits", split="train", root=str(tmp_path), train_size=4, valid_size=1, test_size=1)
+    assert len(data) == 4
+    path, text = data[0]
+    audio, rate = soundfile.read(path)
+    assert rate == 16000 and abs(len(audio) / rate - data.durations[0]) < 0.01 and np.abs(audio).max() > 0.01
+    assert set(text.split()) <= set(DIGIT_WORDS)
+    entries = [json.loads(line) for line in (tmp_path / "espeak_digits" / "test.jsonl").read_text().splitlines()]
+    assert entries[0]["variant"] in VARIANTS["test"] and entries[0]["variant"] not in VARIANTS["train"]
+    assert entries[0]["digits"] == "".join(str(DIGIT_WORDS.index(w)) for w in entries[0]["text"].split())
+    assert DATASETS.build("espeak_digits", split="test", root=str(tmp_path), label_key="digits", train_size=4,
+                          valid_size=1, test_size=1).targets() == [entries[0]["digits"]]
+
+
+def test_missing_espeak_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(DataError, match="apt-get install -y espeak-ng"):
+        prepared_folder("espeak_sentences", tmp_path, train_size=1, valid_size=1, test_size=1)
+    assert not (tmp_path / "espeak_sentences").exists()

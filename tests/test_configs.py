@@ -1,0 +1,88 @@
+"""Every config composes, and every composed tokenizer, core and task instantiates."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from hydra.utils import get_object, instantiate
+
+from tformer.cli import CONFIG_DIR
+
+CONF = Path(CONFIG_DIR)
+GROUPS = ["task", "source", "target", "model", "data", "trainer", "logger", "callbacks"]
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+CORPUS = ["das haus ist rot", "the house is red", "ein hund", "a dog", "three one four"]
+
+
+def _compose(overrides):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=overrides + ["run_dir=/tmp/unused"])
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def _fitted(cfg_node, labels=("a", "b", "c")):
+    tokenizer = instantiate(cfg_node, _convert_="all")
+    if tokenizer.needs_fit:
+        tokenizer.fit(list(labels) if "Label" in type(tokenizer).__name__ else CORPUS)
+    return tokenizer
+
+
+def test_the_expected_recipes_exist():
+    assert {"translation_de_en", "vit_fashion_mnist", "asr_digits"} <= set(EXPERIMENTS)
+    assert len(EXPERIMENTS) >= 5  # plus cross-modal compositions
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_group_option_composes(group):
+    for option in _options(group):
+        cfg = _compose([f"{group}={option}"])
+        assert cfg[group] is not None or group == "logger"
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_recipe_builds_its_task(experiment):
+    cfg = _compose([f"experiment={experiment}"])
+    source, target = _fitted(cfg.source), _fitted(cfg.target)
+    task = instantiate(cfg.task, source=source, target=target, _convert_="all")
+    assert task.core.d_model == cfg.model.d_model
+    optimizer = task.configure_optimizers()
+    assert optimizer is not None
+    for node in (cfg.data.train, cfg.data.get("valid"), cfg.data.get("test")):
+        if node is not None:
+            assert callable(get_object(node._target_))
+    instantiate(cfg.trainer, logger=False, _convert_="all")
+
+
+@pytest.mark.parametrize("task", _options("task"))
+@pytest.mark.parametrize("model", _options("model"))
+def test_every_model_size_builds_every_task(task, model):
+    if model in ("base", "big"):
+        pytest.skip("the paper's sizes are built in test_paper_sizes")
+    target = "label" if task == "classification" else "text_char"
+    source = "image_patch" if task == "classification" else "text_char"
+    if task == "asr":
+        source = "audio_fbank"
+    cfg = _compose([f"task={task}", f"model={model}", f"source={source}", f"target={target}"])
+    built = instantiate(cfg.task, source=_fitted(cfg.source), target=_fitted(cfg.target), _convert_="all")
+    assert built.core.d_model == cfg.model.d_model
+
+
+def test_paper_sizes_have_the_papers_parameter_count():
+    from tformer.core import EncoderDecoder
+
+    cfg = _compose(["task=translation", "model=base"])
+    core = instantiate(cfg.task.core)
+    # Vaswani et al. table 3: 65M for base including 37000-token shared embeddings (~19M)
+    n = sum(p.numel() for p in core.parameters())
+    assert isinstance(core, EncoderDecoder) and 44e6 < n < 45e6
+
+
+def test_unknown_options_list_the_allowed_ones():
+    with pytest.raises(ConfigCompositionException, match="(?s)source/audio_fbnk.*audio_fbank"):
+        _compose(["source=audio_fbnk"])
+    with pytest.raises(ConfigCompositionException, match="model.d_modle"):
+        _compose(["model.d_modle=3"])

@@ -1,0 +1,146 @@
+"""Export a trained task to ONNX (``torch.onnx.export``) or to a ``torch.export`` program (.pt2).
+
+A classification task becomes one graph ``values, lengths -> logits``; a translation or ASR task
+becomes two: the encoder ``values, lengths -> memory, memory_pad_mask, cross_keys, cross_values``
+and the decoder step (see ``DecoderStepGraph``). A JSON file beside them says what they hold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.export import Dim
+
+from .checkpoint import atomic_write, describe
+from .export_graphs import ClassifierGraph, DecoderStepGraph, EncoderGraph
+from .tokenizers import SPECIAL_TOKENS, TextOutput
+
+__all__ = ["export_task", "example_inputs", "graph_files", "FORMATS"]
+
+log = logging.getLogger(__name__)
+FORMATS = (".onnx", ".pt2")
+
+
+def example_inputs(source: Any, batch: int = 2) -> tuple[Tensor, Tensor]:
+    """Made-up ``(values, lengths)`` of the right dtype and shape for ``source`` (lengths differ)."""
+    if isinstance(source, TextOutput):
+        values = torch.randint(len(SPECIAL_TOKENS), max(source.vocab_size, len(SPECIAL_TOKENS) + 1), (batch, 9))
+        return values, torch.tensor([9] + [6] * (batch - 1))
+    if hasattr(source, "patch_size"):
+        values = torch.randn(batch, source.channels, *source.image_size)
+        return values, torch.full((batch,), source.size(values[0]), dtype=torch.long)
+    values = torch.randn(batch, 80, source.n_mels)  # audio frames
+    return values, torch.tensor([80] + [61] * (batch - 1))
+
+
+def _source_dims(source: Any) -> dict[str, dict[int, Any]]:
+    values = {0: Dim.AUTO} if hasattr(source, "patch_size") else {0: Dim.AUTO, 1: Dim.AUTO}
+    return {"values": values, "lengths": {0: Dim.AUTO}}
+
+
+def graph_files(output: str | Path, task: Any) -> dict[str, Path]:
+    """Graph name -> file: ``model.onnx`` for classification; ``model.encoder.onnx`` and
+    ``model.decoder.onnx`` for encoder-decoder tasks (``.pt2`` likewise)."""
+    output = Path(output)
+    if output.suffix not in FORMATS:
+        raise ValueError(f"-o {output}: unknown export format {output.suffix or '(no suffix)'!r}; use .onnx or .pt2")
+    if not hasattr(task.core, "decoder"):
+        return {"classifier": output}
+    stem = output.with_suffix("")
+    return {name: stem.with_name(f"{stem.name}.{name}{output.suffix}") for name in ("encoder", "decoder")}
+
+
+def _graphs(task: Any, max_len: int) -> dict[str, tuple[nn.Module, tuple, list[str], list[str], dict]]:
+    # name -> (module, example args, input names, output names, dynamic shapes)
+    values, lengths = example_inputs(task.source)
+    if not hasattr(task.core, "decoder"):
+        return {"classifier": (ClassifierGraph(task), (values, lengths), ["values", "lengths"], ["logits"], _source_dims(task.source))}
+    encoder = EncoderGraph(task).eval()
+    with torch.no_grad():
+        _, mask, cross_k, cross_v = encoder(values, lengths)
+    past = cross_k.new_zeros(cross_k.shape[:3] + (3, cross_k.size(-1)))  # (L, B, H, t, Dh)
+    tokens = torch.full((values.size(0), 1), task.target.bos_id)
+    step_args = (tokens, mask, cross_k, cross_v, past, past.clone())
+    cache = {1: Dim.AUTO, 3: Dim.AUTO}
+    step_dims = {"tokens": {0: Dim.AUTO}, "memory_pad_mask": {0: Dim.AUTO, 1: Dim.AUTO}, "cross_keys": cache,
+                 "cross_values": cache, "past_keys": cache, "past_values": cache}
+    return {
+        "encoder": (encoder, (values, lengths), ["values", "lengths"],
+                    ["memory", "memory_pad_mask", "cross_keys", "cross_values"], _source_dims(task.source)),
+        "decoder": (DecoderStepGraph(task, max_len), step_args, list(step_dims), ["logits", "keys", "values"], step_dims),
+    }
+
+
+def _to_onnx(module: nn.Module, args: tuple, names: tuple[list[str], list[str]], dims: dict, path: Path) -> str:
+    # The dynamo exporter first; the TorchScript one if it fails. Returns which one wrote the file.
+    inputs, outputs = names
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, args, dynamo=True, input_names=inputs, output_names=outputs,
+                                        dynamic_shapes=dims, external_data=False, verbose=False)
+        program.save(str(path))
+        return "dynamo"
+    except Exception as error:  # noqa: BLE001 - any exporter failure falls back to the older exporter
+        log.warning("dynamo ONNX export of %s failed (%s: %s); using the TorchScript exporter", path.name, type(error).__name__, error)
+    axes = {name: {axis: f"{name}_{axis}" for axis in axes} for name, axes in dims.items()}
+    torch.onnx.export(module, args, str(path), dynamo=False, input_names=inputs, output_names=outputs,
+                      dynamic_axes=axes, opset_version=17)
+    return "torchscript"
+
+
+def _to_pt2(module: nn.Module, args: tuple, dims: dict, path: Path) -> str:
+    program = torch.export.export(module, args, dynamic_shapes=dims)
+    torch.export.save(program, str(path))
+    return "torch.export"
+
+
+def _metadata(task: Any, files: dict[str, Path], exporters: dict[str, str], max_len: int) -> dict[str, Any]:
+    spec = describe(task)
+    meta: dict[str, Any] = {"task": spec["task"], "source": spec["source"], "target": spec["target"],
+                            "files": {name: path.name for name, path in files.items()}, "exporters": exporters}
+    for side in ("source", "target"):
+        tokenizer = getattr(task, side)
+        if type(tokenizer).get_extra_state is not nn.Module.get_extra_state:
+            meta[f"{side}_vocabulary"] = tokenizer.get_extra_state()  # BPE tokenizer JSON, alphabet or class names
+    if hasattr(task.core, "decoder"):
+        decoder = task.core.decoder
+        attn = decoder.layers[0].self_attn
+        meta["decoder"] = {"n_layers": len(decoder.layers), "n_heads": attn.n_heads, "head_dim": attn.head_dim,
+                           "bos_id": task.target.bos_id, "eos_id": task.target.eos_id, "pad_id": task.target.pad_id,
+                           "vocab_size": task.target.vocab_size, "max_positions": max_len,
+                           "max_len_offset": task.hparams.get("max_len_offset")}
+    return meta
+
+
+@torch.no_grad()
+def export_task(task: Any, output: str | Path, max_len: int = 1024) -> dict[str, Path]:
+    """Write the task's graphs (format by the suffix of ``output``) and ``<stem>.json`` beside them.
+
+    Args:
+        task: a loaded task (``tformer.load``); it is exported on the CPU in eval mode.
+        output: ``model.onnx`` or ``model.pt2``; encoder-decoder tasks write ``model.encoder.*``
+            and ``model.decoder.*``.
+        max_len: output positions the decoder step supports (sinusoidal target positions).
+    Returns:
+        Graph name -> path written, plus ``"metadata"``.
+    """
+    task = task.cpu().eval()
+    files = graph_files(output, task)
+    exporters = {}
+    for name, (module, args, inputs, outputs, dims) in _graphs(task, max_len).items():
+        module.eval()
+        files[name].parent.mkdir(parents=True, exist_ok=True)
+        if files[name].suffix == ".onnx":
+            exporters[name] = _to_onnx(module, args, (inputs, outputs), dims, files[name])
+        else:
+            exporters[name] = _to_pt2(module, args, dims, files[name])
+    metadata = Path(output).with_suffix(".json")
+    atomic_write(metadata, json.dumps(_metadata(task, files, exporters, max_len), indent=2, ensure_ascii=False) + "\n")
+    return {**files, "metadata": metadata}

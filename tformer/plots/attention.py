@@ -1,0 +1,138 @@
+"""Attention maps as pictures: head-by-layer grids of matrices, and [CLS] overlays for images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure, SubFigure
+from torch import Tensor
+
+from .figures import new_figure, save_figure
+from .weights import AttentionMaps, attention_for_input
+
+__all__ = ["attention_figure", "plot_attention", "select"]
+
+MAX_TICKS = 40  # more labels than this are thinned to every k-th
+
+
+def select(n: int, wanted: int | None, name: str) -> list[int]:
+    """Indices ``[wanted]`` (negative counts from the end) or all ``n``; ``ValueError`` if out of range."""
+    if wanted is None:
+        return list(range(n))
+    if not -n <= wanted < n:
+        raise ValueError(f"--{name} {wanted} is out of range: the model has {n} {name}s (0..{n - 1}, or -1 for the last)")
+    return [wanted % n]
+
+
+def _ticks(axis: Any, labels: Sequence[str], which: str, show: bool) -> None:
+    step = max(1, -(-len(labels) // MAX_TICKS))
+    positions = list(range(0, len(labels), step))
+    size = 8 if len(labels) <= 20 else 6
+    if which == "x":
+        axis.set_xticks(positions, [labels[i] for i in positions] if show else [], rotation=90, fontsize=size)
+    else:
+        axis.set_yticks(positions, [labels[i] for i in positions] if show else [], fontsize=size)
+
+
+def _matrix_grid(panel: SubFigure, weights: list[Tensor], layers: list[int], heads: list[int],
+                 rows: Sequence[str], cols: Sequence[str], title: str, xlabel: str = "") -> None:
+    # weights[l]: (H, T, S); rows label the T queries, cols the S keys.
+    axes = np.atleast_2d(panel.subplots(len(layers), len(heads), squeeze=False))
+    for i, layer in enumerate(layers):
+        for j, head in enumerate(heads):
+            ax = axes[i, j]
+            image = ax.imshow(weights[layer][head].numpy(), cmap="viridis", vmin=0, vmax=1,
+                              aspect="auto", interpolation="nearest")
+            ax.set_title(f"layer {layer} · head {head}", fontsize=9)
+            _ticks(ax, cols, "x", i == len(layers) - 1)
+            if i == len(layers) - 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+            _ticks(ax, rows, "y", j == 0)
+    panel.colorbar(image, ax=axes, shrink=0.6, label="weight")
+    panel.suptitle(title, fontsize=11, fontweight="bold")
+
+
+def _cls_attention(weights: Tensor, n_prefix: int, grid: tuple[int, int]) -> Tensor:
+    # (H, 1 + N, 1 + N) -> (H, rows, cols): from [CLS], or the mean over queries without one.
+    received = weights[:, 0, n_prefix:] if n_prefix else weights.mean(dim=1)
+    return received.reshape(weights.size(0), *grid)
+
+
+def _overlay_grid(panel: SubFigure, maps: AttentionMaps, layers: list[int], heads: list[int], title: str) -> None:
+    image = maps.image.float()
+    image = ((image - image.min()) / (image.max() - image.min()).clamp(min=1e-6)).permute(1, 2, 0).numpy()
+    height, width = image.shape[:2]
+    axes = np.atleast_2d(panel.subplots(len(layers), len(heads), squeeze=False))
+    for i, layer in enumerate(layers):
+        heat = _cls_attention(maps.encoder[layer], maps.n_prefix, maps.grid)
+        for j, head in enumerate(heads):
+            ax = axes[i, j]
+            ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
+            ax.imshow(heat[head].numpy(), cmap="inferno", alpha=0.55, extent=(0, width, height, 0), interpolation="nearest")
+            ax.set_title(f"layer {layer} · head {head}", fontsize=9)
+            ax.set_axis_off()
+    source = "[CLS]" if maps.n_prefix else "all patches (mean; no [CLS])"
+    panel.suptitle(f"{title}: attention from {source} over the patch grid", fontsize=11, fontweight="bold")
+
+
+def _sections(maps: AttentionMaps, layer: int | None, heads: list[int]) -> list[tuple[int, Callable]]:
+    # (rows of panels, draw(subfigure)) per attention kind; each kind selects within its own depth.
+    encoder_layers = select(len(maps.encoder), layer, "layer")
+    src = maps.source_labels
+    if maps.image is not None:
+        sections = [(len(encoder_layers), lambda p: _overlay_grid(p, maps, encoder_layers, heads, "encoder self-attention"))]
+    else:
+        sections = [(len(encoder_layers), lambda p: _matrix_grid(p, maps.encoder, encoder_layers, heads, src, src,
+                                                                 "encoder self-attention", maps.source_unit))]
+    if maps.decoder:
+        decoder_layers = select(len(maps.decoder), layer, "layer")
+        tgt_in, tgt_out = maps.target_inputs, maps.target_outputs
+        sections.append((len(decoder_layers), lambda p: _matrix_grid(p, maps.decoder, decoder_layers, heads, tgt_in, tgt_in,
+                                                                     "decoder self-attention (rows: decoder inputs)")))
+        sections.append((len(decoder_layers), lambda p: _matrix_grid(p, maps.cross, decoder_layers, heads, tgt_out, src,
+                                                                     "decoder cross-attention (rows: produced tokens)",
+                                                                     maps.source_unit)))
+    return sections
+
+
+def attention_figure(maps: AttentionMaps, layer: int | None = None, head: int | None = None) -> Figure:
+    """Every selected layer and head of every attention kind in ``maps``, one section each.
+
+    Args:
+        maps: from ``collect_attention``.
+        layer, head: draw only this layer / head (negative counts from the end); ``None``: all.
+    Returns:
+        The figure.
+    """
+    heads = select(maps.encoder[0].size(0), head, "head")
+    sections = _sections(maps, layer, heads)
+    longest = max(len(maps.source_labels), len(maps.target_inputs))
+    panel = 2.6 if longest <= 16 or maps.image is not None else 3.4
+    rows = [n for n, _ in sections]
+    figure = new_figure(1.2 + panel * len(heads), sum(0.9 + panel * n for n in rows) + 0.4)
+    subfigures = figure.subfigures(len(sections), 1, height_ratios=[0.9 + panel * n for n in rows], squeeze=False)
+    for subfigure, (_, draw) in zip(subfigures[:, 0], sections):
+        draw(subfigure)
+    if maps.output is not None:
+        shown = maps.output if len(maps.output) <= 80 else maps.output[:77] + "..."
+        figure.suptitle(f"output: {shown!r}", fontsize=12)
+    return figure
+
+
+def plot_attention(task: Any, raw: str, path: str | Path, layer: int | None = None, head: int | None = None,
+                   beam_size: int | None = None) -> Path:
+    """Draw the attention of ``task`` on one raw input (text, image path or audio path) into ``path``.
+
+    Args:
+        task: a loaded task (``tformer.load``).
+        raw: the input, as ``task.predict`` takes it.
+        path: output picture (.png, .svg or .pdf).
+        layer, head: restrict to one layer / head.
+        beam_size: search width for the decoded output; ``None``: the task's own.
+    Returns:
+        The path written.
+    """
+    maps = attention_for_input(task, raw, beam_size)
+    return save_figure(attention_figure(maps, layer, head), path)

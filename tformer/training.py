@@ -1,0 +1,63 @@
+"""Training helpers: exact resumption (random state) and checkpoint lookup."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+__all__ = ["RandomStateCheckpoint", "resolve_checkpoint"]
+
+
+class RandomStateCheckpoint(L.Callback):
+    """Saves and restores the Python, NumPy and torch random states with each checkpoint, so a
+    resumed run draws the same dropout masks and augmentations as one that never stopped.
+
+    States are stored as tensors and plain ints, loadable with ``torch.load(weights_only=True)``.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        version, keys, gauss = random.getstate()
+        np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+        return {
+            "python": {"version": version, "keys": torch.tensor(keys, dtype=torch.int64), "gauss": gauss},
+            "numpy": {"keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                      "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        py = state["python"]
+        random.setstate((py["version"], tuple(py["keys"].tolist()), py["gauss"]))
+        npy = state["numpy"]
+        np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["gauss"]))
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def resolve_checkpoint(ckpt_path: str | None, run_dir: Path) -> tuple[str | None, Path]:
+    """Where to resume from, and which run directory to write to.
+
+    Args:
+        ckpt_path: ``None``; a ``.ckpt`` file; ``"last"`` (``run_dir/checkpoints/last.ckpt``);
+            or a run directory, whose ``checkpoints/last.ckpt`` is used and which the resumed
+            run keeps writing into.
+        run_dir: this run's own directory.
+    """
+    if ckpt_path is None:
+        return None, run_dir
+    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if path.is_dir():
+        run_dir, path = path, path / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={ckpt_path}: no checkpoint at {path}; give a .ckpt file, a run directory, "
+            f"or 'last' together with hydra.run.dir=<that run's directory>"
+        )
+    return str(path), run_dir
