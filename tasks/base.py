@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Callable, Sequence
 
 import lightning as L
@@ -50,7 +52,10 @@ class Task(L.LightningModule):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer)
+        factory = self.scheduler_factory
+        if "total_steps" in inspect.signature(factory).parameters and factory.keywords.get("total_steps") is None:
+            factory = functools.partial(factory, total_steps=int(self.trainer.estimated_stepping_batches))
+        scheduler = factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def training_step(self, batch: tuple[Batch, Batch], batch_idx: int) -> Tensor | None:

@@ -21,7 +21,7 @@ from .checkpoint import atomic_write, describe
 from .export_graphs import ClassifierGraph, DecoderStepGraph, EncoderGraph
 from .tokenizers import SPECIAL_TOKENS, TextOutput
 
-__all__ = ["export_task", "example_inputs", "graph_files", "FORMATS"]
+__all__ = ["export_task", "example_inputs", "graph_files", "check_format", "FORMATS"]
 
 log = logging.getLogger(__name__)
 FORMATS = (".onnx", ".pt2")
@@ -39,17 +39,27 @@ def example_inputs(source: Any, batch: int = 2) -> tuple[Tensor, Tensor]:
     return values, torch.tensor([80] + [61] * (batch - 1))
 
 
+BATCH, SOURCE, PAST = Dim("batch"), Dim("source_length"), Dim("past_length")
+
+
 def _source_dims(source: Any) -> dict[str, dict[int, Any]]:
-    values = {0: Dim.AUTO} if hasattr(source, "patch_size") else {0: Dim.AUTO, 1: Dim.AUTO}
-    return {"values": values, "lengths": {0: Dim.AUTO}}
+    # Images keep their training size; text and audio vary in length (the axis ONNX names).
+    values = {0: BATCH} if hasattr(source, "patch_size") else {0: BATCH, 1: Dim("length")}
+    return {"values": values, "lengths": {0: BATCH}}
+
+
+def check_format(output: str | Path) -> Path:
+    """``output`` as a path if it ends in .onnx or .pt2; ``ValueError`` otherwise."""
+    output = Path(output)
+    if output.suffix not in FORMATS:
+        raise ValueError(f"-o {output}: unknown export format {output.suffix or '(no suffix)'!r}; use .onnx or .pt2")
+    return output
 
 
 def graph_files(output: str | Path, task: Any) -> dict[str, Path]:
     """Graph name -> file: ``model.onnx`` for classification; ``model.encoder.onnx`` and
     ``model.decoder.onnx`` for encoder-decoder tasks (``.pt2`` likewise)."""
-    output = Path(output)
-    if output.suffix not in FORMATS:
-        raise ValueError(f"-o {output}: unknown export format {output.suffix or '(no suffix)'!r}; use .onnx or .pt2")
+    output = check_format(output)
     if not hasattr(task.core, "decoder"):
         return {"classifier": output}
     stem = output.with_suffix("")
@@ -67,9 +77,9 @@ def _graphs(task: Any, max_len: int) -> dict[str, tuple[nn.Module, tuple, list[s
     past = cross_k.new_zeros(cross_k.shape[:3] + (3, cross_k.size(-1)))  # (L, B, H, t, Dh)
     tokens = torch.full((values.size(0), 1), task.target.bos_id)
     step_args = (tokens, mask, cross_k, cross_v, past, past.clone())
-    cache = {1: Dim.AUTO, 3: Dim.AUTO}
-    step_dims = {"tokens": {0: Dim.AUTO}, "memory_pad_mask": {0: Dim.AUTO, 1: Dim.AUTO}, "cross_keys": cache,
-                 "cross_values": cache, "past_keys": cache, "past_values": cache}
+    cross, past = {1: BATCH, 3: SOURCE}, {1: BATCH, 3: PAST}
+    step_dims = {"tokens": {0: BATCH}, "memory_pad_mask": {0: BATCH, 1: SOURCE}, "cross_keys": cross,
+                 "cross_values": cross, "past_keys": past, "past_values": past}
     return {
         "encoder": (encoder, (values, lengths), ["values", "lengths"],
                     ["memory", "memory_pad_mask", "cross_keys", "cross_values"], _source_dims(task.source)),
@@ -89,10 +99,20 @@ def _to_onnx(module: nn.Module, args: tuple, names: tuple[list[str], list[str]],
         return "dynamo"
     except Exception as error:  # noqa: BLE001 - any exporter failure falls back to the older exporter
         log.warning("dynamo ONNX export of %s failed (%s: %s); using the TorchScript exporter", path.name, type(error).__name__, error)
-    axes = {name: {axis: f"{name}_{axis}" for axis in axes} for name, axes in dims.items()}
-    torch.onnx.export(module, args, str(path), dynamo=False, input_names=inputs, output_names=outputs,
-                      dynamic_axes=axes, opset_version=17)
+    axes = {name: {axis: dim.__name__ for axis, dim in axes.items()} for name, axes in dims.items()}
+    hook = module.register_state_dict_post_hook(_drop_extra_state)
+    try:
+        torch.onnx.export(module, args, str(path), dynamo=False, input_names=inputs, output_names=outputs,
+                          dynamic_axes=axes, opset_version=17)
+    finally:
+        hook.remove()
     return "torchscript"
+
+
+def _drop_extra_state(module: nn.Module, state: dict[str, Any], prefix: str, metadata: Any) -> None:
+    # The TorchScript tracer detaches every state_dict value; vocabularies are not tensors.
+    for key in [k for k, v in state.items() if not isinstance(v, Tensor)]:
+        del state[key]
 
 
 def _to_pt2(module: nn.Module, args: tuple, dims: dict, path: Path) -> str:

@@ -87,7 +87,7 @@ class DecoderStepGraph(nn.Module):
     def forward(self, tokens: Tensor, memory_pad_mask: Tensor, cross_keys: Tensor, cross_values: Tensor,
                 past_keys: Tensor, past_values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         t = past_keys.size(3)
-        x = self.target.embedding(tokens) * self.target.scale + self.positions[t : t + 1]  # (B, 1, d)
+        x = self.target.embedding(tokens) * self.target.scale + self.positions.narrow(0, t, 1)  # (B, 1, d)
         allowed = ~memory_pad_mask[:, None, None, :]  # (B, 1, 1, S)
         allowed = allowed | ~allowed.any(dim=-1, keepdim=True)  # as the core: an all-padding row attends anyway
         keys, vals = [], []

@@ -10,15 +10,21 @@ import lightning as L
 import numpy as np
 import torch
 
-__all__ = ["RandomStateCheckpoint", "resolve_checkpoint"]
+__all__ = ["ExactResume", "resolve_checkpoint"]
 
 
-class RandomStateCheckpoint(L.Callback):
-    """Saves and restores the Python, NumPy and torch random states with each checkpoint, so a
-    resumed run draws the same dropout masks and augmentations as one that never stopped.
+class ExactResume(L.Callback):
+    """Makes a resumed run continue as if it never stopped: saves and restores the Python,
+    NumPy and torch random states with each checkpoint (same dropout masks and augmentations),
+    and lets loggers that can (``tformer.loggers.CSVLogger``) continue their curve.
 
     States are stored as tensors and plain ints, loadable with ``torch.load(weights_only=True)``.
+    They are put back just before the first resumed batch, after the data loaders were rebuilt
+    (creating a loader iterator draws a seed from the global generator).
     """
+
+    def __init__(self):
+        self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         version, keys, gauss = random.getstate()
@@ -32,13 +38,28 @@ class RandomStateCheckpoint(L.Callback):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        py = state["python"]
-        random.setstate((py["version"], tuple(py["keys"].tolist()), py["gauss"]))
-        npy = state["numpy"]
-        np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["gauss"]))
-        torch.set_rng_state(state["torch"])
-        if state["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
+        self._pending = state
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pending is not None:  # resumed: loggers that can, continue their curve from here
+            for logger in trainer.loggers:
+                if hasattr(logger, "on_resume"):
+                    logger.on_resume(trainer.global_step)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        if self._pending is not None:
+            _set_random_state(self._pending)
+            self._pending = None
+
+
+def _set_random_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["keys"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def resolve_checkpoint(ckpt_path: str | None, run_dir: Path) -> tuple[str | None, Path]:

@@ -168,7 +168,7 @@ def split_pairs(
 
 def prepare_freedict(
     folder: Path, valid_size: int = 500, test_size: int = 500, seed: int = 0,
-    headwords: bool = True, dict_path: str = str(DICT_PATH),
+    headwords: bool = False, dict_path: str = str(DICT_PATH),
 ) -> dict:
     """Write ``{train,valid,test}.{de,en}`` (line-aligned) into ``folder``.
 
@@ -197,7 +197,7 @@ def prepare_freedict(
 
 register_builtin(Builtin(
     "freedict_de_en", "German->English example sentences, phrases and headwords of FreeDict (dict-freedict-deu-eng)",
-    prepare_freedict, {"valid_size": 500, "test_size": 500, "seed": 0, "headwords": True, "dict_path": str(DICT_PATH)},
+    prepare_freedict, {"valid_size": 500, "test_size": 500, "seed": 0, "headwords": False, "dict_path": str(DICT_PATH)},
 ))
 
 

@@ -8,11 +8,11 @@ import warnings
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
 
 from tformer.data.datasets import SKIPPED_ERRORS, PreparedDataset, split_off
 from tformer.data.errors import DataWarning
-from tformer.data.sampler import TokenBudgetBatchSampler
+from tformer.data.sampler import ResumableBatches, TokenBudgetBatchSampler
 from tformer.tokenizers.base import Tokenizer
 
 __all__ = ["DataModule", "estimate_sizes"]
@@ -143,16 +143,27 @@ class DataModule(L.LightningDataModule):
         )
         replicas, rank = self._replicas()
         if self.max_tokens is not None:
-            sampler = TokenBudgetBatchSampler(
+            batches = TokenBudgetBatchSampler(
                 self._item_sizes(raw), self.max_tokens, shuffle=training, seed=self.seed,
                 num_replicas=replicas, rank=rank,
             )
-            return DataLoader(prepared, batch_sampler=sampler, **options)
-        if replicas > 1:
-            sampler = DistributedSampler(prepared, replicas, rank, shuffle=training, seed=self.seed)
-            return DataLoader(prepared, self.batch_size, sampler=sampler, **options)
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(prepared, self.batch_size, shuffle=training, generator=generator, **options)
+        else:  # the order depends only on (seed, epoch), with one process or many
+            order = DistributedSampler(prepared, replicas, rank, shuffle=training, seed=self.seed)
+            batches = BatchSampler(order, self.batch_size, drop_last=False)
+        batches = ResumableBatches(batches)
+        if training:
+            batches.skip = self._batches_done_this_epoch()
+        return DataLoader(prepared, batch_sampler=batches, **options)
+
+    def _batches_done_this_epoch(self) -> int:
+        """Batches of the current epoch already trained on, when resuming a mid-epoch checkpoint."""
+        trainer = self.trainer
+        if trainer is None or not trainer.fit_loop.restarting:
+            return 0
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if done:
+            log.info("resuming mid-epoch: skipping the %d batches of epoch %d already trained on", done, trainer.current_epoch)
+        return done
 
     def _item_sizes(self, raw: Dataset) -> np.ndarray:
         if id(raw) not in self._sizes:

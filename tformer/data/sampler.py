@@ -11,7 +11,7 @@ from torch.utils.data import BatchSampler, DistributedSampler, Sampler
 
 from tformer.data.errors import DataWarning
 
-__all__ = ["TokenBudgetBatchSampler", "distributed_rank"]
+__all__ = ["TokenBudgetBatchSampler", "distributed_rank", "ResumableBatches"]
 
 
 def distributed_rank(num_replicas: int | None = None, rank: int | None = None) -> tuple[int, int]:
@@ -141,3 +141,31 @@ class TokenBudgetBatchSampler(BatchSampler):
             return batches[: len(batches) - remainder]
         missing = self.num_replicas - remainder
         return batches + [batches[i % len(batches)] for i in range(missing)]
+
+
+class ResumableBatches(Sampler):
+    """Wraps a batch sampler so an epoch can start after its first ``skip`` batches.
+
+    A run resumed from a mid-epoch checkpoint sets ``skip`` to the batches already trained on,
+    and, since the order depends only on (seed, epoch), continues with exactly the next batch.
+    ``sampler`` is the wrapped one's, so Lightning's per-epoch ``set_epoch`` still reaches it.
+
+    Args:
+        batch_sampler: yields lists of indices, deterministically per epoch.
+    """
+
+    def __init__(self, batch_sampler: Sampler):
+        self.batch_sampler = batch_sampler
+        self.sampler = getattr(batch_sampler, "sampler", batch_sampler)
+        self.batch_size = getattr(batch_sampler, "batch_size", None)
+        self.skip = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        skip, self.skip = self.skip, 0
+        batches = iter(self.batch_sampler)
+        for _ in range(skip):
+            next(batches, None)
+        yield from batches
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)

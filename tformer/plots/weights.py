@@ -12,7 +12,7 @@ from torch import Tensor
 from ..core import beam_search, greedy_search
 from ..tokenizers import SPECIAL_TOKENS, TextOutput
 
-__all__ = ["AttentionMaps", "collect_attention", "attention_for_input", "token_labels", "prepare_input"]
+__all__ = ["AttentionMaps", "collect_attention", "attention_for_input", "token_labels", "prepare_input", "batch_item"]
 
 
 @dataclass
@@ -60,6 +60,13 @@ def prepare_input(task: Any, raw: str) -> Tensor:
         kind = "an image" if hasattr(source, "patch_size") else "an audio"
         raise FileNotFoundError(f"--input {raw}: no such file; this checkpoint's source takes {kind} file path")
     return source.prepare(raw)
+
+
+def batch_item(source: Any, values: Tensor, lengths: Tensor, index: int) -> Tensor:
+    """Item ``index`` of a collated batch, as ``source.prepare`` gave it (padding cut off)."""
+    if hasattr(source, "patch_size"):  # images share one size; lengths count tokens, not rows
+        return values[index]
+    return values[index, : int(lengths[index])]
 
 
 def _source_labels(task: Any, prepared: Tensor, length: int) -> list[str]:

@@ -1,0 +1,59 @@
+"""A run killed with SIGKILL resumes from its last checkpoint and ends exactly where an
+uninterrupted run ends: same steps, same optimizer/scheduler state, same data order and
+random state, hence the same weights."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tformer.cli.train import train
+
+from .conftest import FAST, compose_run
+
+STEPS = 30
+
+
+def _overrides(tiny):
+    t = tiny["tsv"]
+    return ["task=classification", "source=text_char", "target=label", "data=labeled_text", f"data.train.path={t['train']}",
+            "test=false", "examples=0", f"trainer.max_steps={STEPS}", "callbacks.checkpoint.every_n_train_steps=1",
+            "trainer.limit_val_batches=0", "logger.csv.flush_logs_every_n_steps=1"]
+
+
+def _kill_after_a_few_checkpoints(overrides, run_dir):
+    command = [sys.executable, "-m", "tformer.cli.train", *FAST, *overrides, f"hydra.run.dir={run_dir}", f"trainer.max_steps={STEPS}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoints" / "step000004.ckpt").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
+    overrides = _overrides(tiny)
+    uninterrupted, _ = train(compose_run(tmp_path / "straight", overrides))
+
+    killed_dir = tmp_path / "killed" / "run"
+    _kill_after_a_few_checkpoints(overrides, killed_dir)
+    saved = torch.load(killed_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 0 < saved["global_step"] < STEPS, "the run finished before it was killed"
+
+    resumed, _ = train(compose_run(tmp_path / "killed", overrides + [f"ckpt_path={killed_dir}"]))
+    assert resumed.trainer.global_step == STEPS
+    for (name, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
+        if isinstance(a, torch.Tensor):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    # the loss curve continues in the same metrics.csv: steps from before the kill and after it
+    with open(killed_dir / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    logged = sorted({int(row["step"]) for row in rows if row.get("train/loss")})
+    assert logged[0] < saved["global_step"] and logged[-1] >= STEPS - 1
+    assert len(logged) >= STEPS - 2
