@@ -54,7 +54,8 @@ def compare(
 
 @dataclass
 class Result:
-    """One benchmark line: ``ratio`` is how many times better ours is (higher is better)."""
+    """One benchmark line. ``ratio`` is ours against the peer, oriented so that higher is better,
+    except where ``lower_is_better`` (e.g. a slowdown that must stay small)."""
 
     name: str
     ours: float
@@ -63,16 +64,18 @@ class Result:
     ratio: float
     target: float
     peer_name: str = ""
+    lower_is_better: bool = False
 
     @property
     def passed(self) -> bool:
-        return self.ratio >= self.target
+        return self.ratio <= self.target if self.lower_is_better else self.ratio >= self.target
 
 
 def print_table(results: list[Result]) -> None:
-    header = f"{'benchmark':<44} {'ours':>12} {'peer':>12} {'ratio':>7} {'target':>7}  result  peer"
+    header = f"{'benchmark':<46} {'ours':>14} {'peer':>14} {'ratio':>7} {'target':>7}  result  peer"
     print(header)
     print("-" * len(header))
     for r in results:
-        line = f"{r.name:<44} {r.ours:>8.4g} {r.unit:<3} {r.peer:>8.4g} {r.unit:<3} {r.ratio:>6.2f}x {r.target:>6.2f}x"
-        print(f"{line}  {'PASS' if r.passed else 'MISS':<6}  {r.peer_name}")
+        target = f"{'<=' if r.lower_is_better else '>='}{r.target:.2f}x"
+        line = f"{r.name:<46} {r.ours:>8.4g} {r.unit:<5} {r.peer:>8.4g} {r.unit:<5} {r.ratio:>6.2f}x {target:>7}"
+        print(f"{line}  {'PASS' if r.passed else 'MISS':<6}  {r.peer_name}", flush=True)

@@ -22,6 +22,7 @@ __all__ = [
     "translation_models",
     "translation_batch",
     "translation_train_step",
+    "core_train_step",
     "vit_models",
     "vit_train_step",
 ]
@@ -86,6 +87,7 @@ class Seq2Seq(nn.Module):
         self.src_embed, self.tgt_embed = nn.Embedding(vocab, d_model), nn.Embedding(vocab, d_model)
         self.positions = SinusoidalPositions(d_model)
         self.project = nn.Linear(d_model, vocab)
+        self.project.weight = self.tgt_embed.weight  # the paper shares them
         self.scale = math.sqrt(d_model)
 
     def forward(self, src: Tensor, tgt: Tensor, src_pad: Tensor, tgt_pad: Tensor) -> Tensor:
@@ -137,6 +139,24 @@ def translation_train_step(model: nn.Module, batch: tuple[Tensor, ...]) -> Calla
     def step() -> float:
         logits = model(src, tgt, src_pad, tgt_pad)
         loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def core_train_step(model: Seq2Seq, batch: tuple[Tensor, ...]) -> Callable[[], float]:
+    """The core alone: fixed embedded inputs (no embedding, no projection), mean-square loss, Adam on the core."""
+    src, tgt, src_pad, tgt_pad, _ = batch
+    with torch.no_grad():
+        x, y = model.src_embed(src), model.tgt_embed(tgt)  # (B, S, d), (B, T, d)
+    core, optimizer = model.core, adam(model.core)
+    tgt_pad = tgt_pad if model.target_pad_mask else None
+
+    def step() -> float:
+        loss = core(x, y, src_pad, tgt_pad).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -49,8 +49,9 @@ def test_every_recipe_builds_its_task(experiment):
     source, target = _fitted(cfg.source), _fitted(cfg.target)
     task = instantiate(cfg.task, source=source, target=target, _convert_="all")
     assert task.core.d_model == cfg.model.d_model
-    optimizer = task.configure_optimizers()
-    assert optimizer is not None
+    optimizer = task.optimizer_factory(task.parameters())
+    scheduler = task.scheduler_factory(optimizer, **({"total_steps": 1000} if "total_steps" in task.scheduler_factory.keywords else {}))
+    assert scheduler.get_last_lr()[0] >= 0
     for node in (cfg.data.train, cfg.data.get("valid"), cfg.data.get("test")):
         if node is not None:
             assert callable(get_object(node._target_))

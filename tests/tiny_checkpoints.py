@@ -3,41 +3,55 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from tests import tiny_data
 from tests.tasks.conftest import compose_run
 from tformer.cli.train import train
 
-_RUNS: dict[str, Path] = {}
+
+class TinyRun(NamedTuple):
+    """A trained run: its directory, its last checkpoint and one raw input its task takes."""
+
+    run: Path
+    ckpt: Path
+    sample: str
+
+
+_RUNS: dict[str, TinyRun] = {}
 
 # Every step checkpointed (for averaging), validation at step 2 (for curves and the attention callback).
-_COMMON = ["callbacks=attention", "logger=all", "callbacks.checkpoint.every_n_train_steps=1",
-           "trainer.val_check_interval=2", "examples=0"]
+# The text run also draws attention maps into TensorBoard.
+_COMMON = ["callbacks.checkpoint.every_n_train_steps=1", "trainer.val_check_interval=2", "test=false", "examples=0"]
+_SHORT = ["task.max_len_offset=8"]  # untrained decoders repeat a token until the length limit
 
 
-def _overrides(name: str, root: Path) -> list[str]:
+def _overrides(name: str, root: Path) -> tuple[list[str], str]:
+    # (overrides, a raw input)
     if name == "text":
         t = tiny_data.parallel_text(root)
-        return ["task=translation", "source=text_bpe", "target=text_bpe", "data=parallel_text",
+        return ["callbacks=attention", "logger=all",
+                "task=translation", "source=text_bpe", "target=text_bpe", "data=parallel_text",
                 f"data.train.source_path={t['train.de']}", f"data.train.target_path={t['train.en']}",
-                "data.valid_fraction=0.1", "source.vocab_size=60", "target.vocab_size=60", "test=false"]
+                "data.valid_fraction=0.1", "source.vocab_size=60", "target.vocab_size=60", *_SHORT], "ich sehe das haus"
     if name == "image":
         folder = tiny_data.image_folder(root)
         return ["task=classification", "source=image_patch", "target=label", "data=image_folder",
-                f"data.train.root={folder}", "source.image_size=16", "source.patch_size=4", "test=false"]
+                f"data.train.root={folder}", "source.image_size=16", "source.patch_size=4"], str(folder / "dark" / "0.png")
     if name == "audio":
         a = tiny_data.audio_manifest(root)
         return ["task=asr", "source=audio_fbank", "target=text_char", "data=audio_manifest",
-                f"data.train.path={a['train']}", "test=false"]
+                f"data.train.path={a['train']}", *_SHORT], str(root / "test_0.wav")
     raise KeyError(name)
 
 
-def trained_run(name: str, tmp_path_factory) -> Path:
-    """The run directory of a 3-step tiny run: ``text`` (BPE de->en translation), ``image``
-    (ViT classification, [CLS]) or ``audio`` (ASR); trained on first use, then reused."""
+def trained_run(name: str, tmp_path_factory) -> TinyRun:
+    """A 3-step tiny run: ``text`` (BPE de->en translation), ``image`` (ViT classification with
+    [CLS]) or ``audio`` (ASR); trained on first use in a test session, then reused."""
     if name not in _RUNS:
         root = tmp_path_factory.mktemp(f"tiny_{name}")
-        cfg = compose_run(root, _overrides(name, root) + _COMMON)
-        train(cfg)
-        _RUNS[name] = root / "run"
+        overrides, sample = _overrides(name, root)
+        train(compose_run(root, overrides + _COMMON))
+        run = root / "run"
+        _RUNS[name] = TinyRun(run, run / "checkpoints" / "last.ckpt", sample)
     return _RUNS[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -40,8 +41,11 @@ class WarmupCosine:
     """
 
     def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float = 0.0):
-        if not 0 < warmup_steps < total_steps:
-            raise ValueError(f"need 0 < warmup_steps ({warmup_steps}) < total_steps ({total_steps})")
+        if warmup_steps < 1 or total_steps < 2:
+            raise ValueError(f"need warmup_steps >= 1 and total_steps >= 2, got {warmup_steps} and {total_steps}")
+        if warmup_steps >= total_steps:  # a short trial run of a long recipe
+            warnings.warn(f"warmup_steps ({warmup_steps}) >= total_steps ({total_steps}): warming up for {total_steps // 10 or 1} steps")
+            warmup_steps = total_steps // 10 or 1
         self.warmup_steps, self.total_steps, self.min_ratio = warmup_steps, total_steps, min_ratio
 
     def __call__(self, step: int) -> float:

@@ -54,7 +54,7 @@ def test_token_budget_loader_with_a_worker(tmp_path):
     data = DataModule(corpus(tmp_path), max_tokens=60, num_workers=1, valid_fraction=0)
     data.attach(CharIds(), CharIds())
     loader = data.train_dataloader()
-    assert isinstance(loader.batch_sampler, TokenBudgetBatchSampler) and loader.persistent_workers
+    assert isinstance(loader.batch_sampler.batch_sampler, TokenBudgetBatchSampler) and loader.persistent_workers
     batches = list(loader)
     assert len(batches) == len(loader) and sum(len(s.lengths) for s, _ in batches) == 60
     for source, target in batches:
@@ -87,4 +87,4 @@ def test_under_a_lightning_trainer(tmp_path):
                         enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(task, datamodule=data)
     assert sum(task.items) == 120
-    assert trainer.train_dataloader.batch_sampler.epoch == 1  # Lightning advanced the epoch
+    assert trainer.train_dataloader.batch_sampler.sampler.epoch == 1  # Lightning advanced the epoch

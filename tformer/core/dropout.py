@@ -17,15 +17,15 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     about 4x cheaper per element. The drop probability is rounded to a multiple of 2^-15 (0.1 becomes
     0.100006) and the scale follows it, so the expected output is still exactly ``x``.
     """
-    if not training or p == 0.0 or x.device.type != "cpu":
-        return F.dropout(x, p, training)
-    if not 0.0 <= p < 1.0:
-        return F.dropout(x, p, training)  # p = 1 (and invalid p's error) as torch does it
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu" or not 0.0 < p < 1.0:
+        return F.dropout(x, p, training)  # GPUs have a fused kernel; p = 1 and invalid p's as torch does them
     threshold = round(p * 2**15)
     bits = torch.empty((x.numel() + 3) // 4, dtype=torch.int64, device=x.device).random_()  # [0, 2^63)
     uniform = bits.view(torch.int16)[: x.numel()].view(x.shape) & 0x7FFF  # 15 bits each, [0, 2^15)
-    keep = (uniform >= threshold).to(x.dtype).mul_(2**15 / (2**15 - threshold))  # 0 or 1 / (1 - p)
-    return x * keep
+    keep = torch.ge(uniform, threshold, out=torch.empty_like(x))  # 1.0 or 0.0 (a bool mask converts slowly)
+    return x * keep.mul_(2**15 / (2**15 - threshold))
 
 
 class Dropout(nn.Dropout):

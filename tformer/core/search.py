@@ -28,7 +28,7 @@ def _max_lengths(max_len: int | Tensor, batch: int, device: torch.device) -> Ten
     return max_len.to(device)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def greedy_search(
     decoder: Decoder,
     memory: Tensor,
@@ -64,7 +64,7 @@ def _until_eos(ids: list[int], eos_id: int) -> list[int]:
     return ids[: ids.index(eos_id)] if eos_id in ids else ids
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(
     decoder: Decoder,
     memory: Tensor,

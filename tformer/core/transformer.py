@@ -78,12 +78,13 @@ class DecoderCache:
         self.offset = 0
 
     def reorder(self, index: Tensor) -> None:
-        """Keep batch rows ``index`` (beam search), self- and cross-attention alike."""
-        for self_cache, cross_cache in self.layers:
+        """Keep batch rows ``index`` of the self-attention caches (beam search).
+
+        ``index`` must move rows only among rows with the same memory (the beams of one source),
+        so the cross-attention keys/values and the memory mask stay as they are, uncopied.
+        """
+        for self_cache, _ in self.layers:
             self_cache.reorder(index)
-            cross_cache.reorder(index)
-        if self.memory_pad_mask is not None:
-            self.memory_pad_mask = self.memory_pad_mask.index_select(0, index)
 
 
 class Decoder(RecordsArguments, nn.Module):

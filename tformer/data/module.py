@@ -121,6 +121,13 @@ class DataModule(L.LightningDataModule):
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self._sizes.clear()
 
+    def setup(self, stage: str) -> None:
+        # The loaders shard batches across processes themselves (token budgets, exact resume);
+        # Lightning must not wrap them in a DistributedSampler of its own.
+        connector = getattr(self.trainer, "_accelerator_connector", None)
+        if connector is not None:
+            connector.use_distributed_sampler = False
+
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train, training=True)
 

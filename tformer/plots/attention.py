@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -39,7 +40,7 @@ def _ticks(axis: Any, labels: Sequence[str], which: str, show: bool) -> None:
 def _matrix_grid(panel: SubFigure, weights: list[Tensor], layers: list[int], heads: list[int],
                  rows: Sequence[str], cols: Sequence[str], title: str, xlabel: str = "") -> None:
     # weights[l]: (H, T, S); rows label the T queries, cols the S keys.
-    axes = np.atleast_2d(panel.subplots(len(layers), len(heads), squeeze=False))
+    axes = panel.subplots(len(layers), len(heads), squeeze=False)
     for i, layer in enumerate(layers):
         for j, head in enumerate(heads):
             ax = axes[i, j]
@@ -64,7 +65,7 @@ def _overlay_grid(panel: SubFigure, maps: AttentionMaps, layers: list[int], head
     image = maps.image.float()
     image = ((image - image.min()) / (image.max() - image.min()).clamp(min=1e-6)).permute(1, 2, 0).numpy()
     height, width = image.shape[:2]
-    axes = np.atleast_2d(panel.subplots(len(layers), len(heads), squeeze=False))
+    axes = panel.subplots(len(layers), len(heads), squeeze=False)
     for i, layer in enumerate(layers):
         heat = _cls_attention(maps.encoder[layer], maps.n_prefix, maps.grid)
         for j, head in enumerate(heads):
@@ -74,26 +75,29 @@ def _overlay_grid(panel: SubFigure, maps: AttentionMaps, layers: list[int], head
             ax.set_title(f"layer {layer} · head {head}", fontsize=9)
             ax.set_axis_off()
     source = "[CLS]" if maps.n_prefix else "all patches (mean; no [CLS])"
-    panel.suptitle(f"{title}: attention from {source} over the patch grid", fontsize=11, fontweight="bold")
+    panel.suptitle(f"{title}: attention from {source} over the patch grid (each panel scaled to its maximum)",
+                   fontsize=11, fontweight="bold")
 
 
-def _sections(maps: AttentionMaps, layer: int | None, heads: list[int]) -> list[tuple[int, Callable]]:
+def _sections(maps: AttentionMaps, layer: int | None, heads: list[int]) -> list[tuple[int, Callable[[SubFigure], None]]]:
     # (rows of panels, draw(subfigure)) per attention kind; each kind selects within its own depth.
-    encoder_layers = select(len(maps.encoder), layer, "layer")
     src = maps.source_labels
+    encoder = select(len(maps.encoder), layer, "layer")
     if maps.image is not None:
-        sections = [(len(encoder_layers), lambda p: _overlay_grid(p, maps, encoder_layers, heads, "encoder self-attention"))]
+        draw = partial(_overlay_grid, maps=maps, layers=encoder, heads=heads, title="encoder self-attention")
     else:
-        sections = [(len(encoder_layers), lambda p: _matrix_grid(p, maps.encoder, encoder_layers, heads, src, src,
-                                                                 "encoder self-attention", maps.source_unit))]
+        draw = partial(_matrix_grid, weights=maps.encoder, layers=encoder, heads=heads, rows=src, cols=src,
+                       title="encoder self-attention", xlabel=maps.source_unit)
+    sections = [(len(encoder), draw)]
     if maps.decoder:
-        decoder_layers = select(len(maps.decoder), layer, "layer")
-        tgt_in, tgt_out = maps.target_inputs, maps.target_outputs
-        sections.append((len(decoder_layers), lambda p: _matrix_grid(p, maps.decoder, decoder_layers, heads, tgt_in, tgt_in,
-                                                                     "decoder self-attention (rows: decoder inputs)")))
-        sections.append((len(decoder_layers), lambda p: _matrix_grid(p, maps.cross, decoder_layers, heads, tgt_out, src,
-                                                                     "decoder cross-attention (rows: produced tokens)",
-                                                                     maps.source_unit)))
+        decoder = select(len(maps.decoder), layer, "layer")
+        common = dict(layers=decoder, heads=heads)
+        sections.append((len(decoder), partial(_matrix_grid, weights=maps.decoder, rows=maps.target_inputs,
+                                               cols=maps.target_inputs, title="decoder self-attention (rows: decoder inputs)",
+                                               **common)))
+        sections.append((len(decoder), partial(_matrix_grid, weights=maps.cross, rows=maps.target_outputs, cols=src,
+                                               title="decoder cross-attention (rows: produced tokens)",
+                                               xlabel=maps.source_unit, **common)))
     return sections
 
 

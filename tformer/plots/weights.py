@@ -53,10 +53,10 @@ def token_labels(tokenizer: Any, ids: list[int]) -> list[str]:
     return labels
 
 
-def prepare_input(task: Any, raw: str) -> Tensor:
-    """Prepare one raw input for the task's source: text as is, images and audio from a path."""
+def prepare_input(task: Any, raw: Any) -> Tensor:
+    """Prepare one raw input for the task's source: text, or an image or audio path (or array)."""
     source = task.source
-    if not isinstance(source, TextOutput) and not Path(raw).is_file():
+    if not isinstance(source, TextOutput) and isinstance(raw, (str, Path)) and not Path(raw).is_file():
         kind = "an image" if hasattr(source, "patch_size") else "an audio"
         raise FileNotFoundError(f"--input {raw}: no such file; this checkpoint's source takes {kind} file path")
     return source.prepare(raw)
@@ -131,7 +131,7 @@ def _add_decoder_maps(task: Any, maps: AttentionMaps, memory: Tensor, mask: Tens
     maps.output = target.decode(ids)
 
 
-def attention_for_input(task: Any, raw: str, beam_size: int | None = None) -> AttentionMaps:
+def attention_for_input(task: Any, raw: Any, beam_size: int | None = None) -> AttentionMaps:
     """``collect_attention`` for a raw input: a string, or an image or audio file path.
 
     Args:

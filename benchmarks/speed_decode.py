@@ -1,0 +1,132 @@
+"""Decoding speed: tformer's cached greedy and beam search against Hugging Face ``MarianMTModel.generate``.
+
+Both models have the same shape (width, heads, layers, feed-forward, vocabulary), random weights,
+post-norm layers with ReLU, scaled embeddings, sinusoidal positions and a tied output projection.
+Neither can stop early: EOS is an id that no step may pick, so both generate exactly ``new_tokens``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, greedy_search
+
+from ._timing import synchronize
+
+__all__ = ["DecodeShape", "TformerTranslator", "marian_model", "tformer_generate", "marian_generate", "step_times", "generators", "source"]
+
+BOS, PAD, EOS = 1, 0, 2
+
+
+@dataclass
+class DecodeShape:
+    d_model: int = 256
+    n_heads: int = 4
+    n_layers: int = 3
+    d_ff: int = 1024
+    vocab: int = 8000
+    src_len: int = 32
+    new_tokens: int = 64
+
+
+class TformerTranslator(nn.Module):
+    """Embeddings + ``EncoderDecoder`` + tied projection, decoded with tformer's search (no EOS possible)."""
+
+    def __init__(self, shape: DecodeShape):
+        super().__init__()
+        self.core = EncoderDecoder(shape.d_model, shape.n_heads, shape.n_layers, shape.n_layers, shape.d_ff, dropout=0.1)
+        self.embed = nn.Embedding(shape.vocab, shape.d_model)
+        self.positions = SinusoidalPositions(shape.d_model)
+        self.scale = math.sqrt(shape.d_model)
+
+    def embed_step(self, ids: Tensor, offset: int = 0) -> Tensor:
+        return self.positions(self.embed(ids) * self.scale, offset)  # (B, T, d)
+
+    def project(self, h: Tensor) -> Tensor:
+        logits = h @ self.embed.weight.T  # (B, T, V)
+        logits[..., EOS] = float("-inf")  # as Hugging Face's min_new_tokens does: never stop early
+        return logits
+
+
+@torch.no_grad()
+def tformer_generate(model: TformerTranslator, src: Tensor, new_tokens: int, beam_size: int = 1) -> list[list[int]]:
+    memory = model.core.encode(model.embed_step(src))
+    if beam_size == 1:
+        return greedy_search(model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS, new_tokens)
+    return beam_search(
+        model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS, new_tokens, beam_size, alpha=0.6
+    )
+
+
+def marian_model(shape: DecodeShape) -> nn.Module:
+    """A randomly initialized ``MarianMTModel`` of ``shape`` (built locally, nothing downloaded)."""
+    from transformers import MarianConfig, MarianMTModel
+
+    config = MarianConfig(
+        vocab_size=shape.vocab, decoder_vocab_size=shape.vocab, d_model=shape.d_model,
+        encoder_layers=shape.n_layers, decoder_layers=shape.n_layers,
+        encoder_attention_heads=shape.n_heads, decoder_attention_heads=shape.n_heads,
+        encoder_ffn_dim=shape.d_ff, decoder_ffn_dim=shape.d_ff, activation_function="relu",
+        max_position_embeddings=1024, scale_embedding=True, dropout=0.1,
+        pad_token_id=PAD, eos_token_id=EOS, decoder_start_token_id=BOS, forced_eos_token_id=None, bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    return MarianMTModel(config).eval()
+
+
+@torch.no_grad()
+def marian_generate(model: nn.Module, src: Tensor, new_tokens: int, beam_size: int = 1) -> Tensor:
+    beam_options = dict(length_penalty=0.6, early_stopping=False) if beam_size > 1 else {}
+    return model.generate(
+        input_ids=src, attention_mask=torch.ones_like(src), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+        num_beams=beam_size, do_sample=False, **beam_options,
+    )
+
+
+def step_times(model: TformerTranslator, early: int, late: int, steps: int = 8, repeats: int = 5) -> tuple[float, float]:
+    """Median seconds per cached step (decoder + projection) after ``early`` and after ``late`` tokens.
+
+    Both windows of ``steps`` steps are timed within the same decoding runs (batch 1), ``repeats`` times.
+    """
+    device = model.embed.weight.device
+    src = torch.randint(3, model.embed.num_embeddings, (1, 32), generator=torch.Generator().manual_seed(4)).to(device)
+    early_times, late_times = [], []
+    with torch.inference_mode():
+        memory = model.core.encode(model.embed_step(src))
+        for _ in range(repeats):
+            cache = model.core.decoder.init_cache(memory)
+            token = torch.full((1, 1), BOS, device=device)
+            for t in range(late + steps):
+                if t in (early, late):
+                    synchronize(device)
+                    start = time.perf_counter()
+                token = model.project(model.core.decoder.step(model.embed_step(token, t), cache))[:, -1:].argmax(-1)
+                if t + 1 in (early + steps, late + steps):
+                    synchronize(device)
+                    (early_times if t + 1 == early + steps else late_times).append((time.perf_counter() - start) / steps)
+    return statistics.median(early_times), statistics.median(late_times)
+
+
+def source(shape: DecodeShape, batch: int, device: torch.device | str = "cpu") -> Tensor:
+    g = torch.Generator().manual_seed(3)
+    return torch.randint(3, shape.vocab, (batch, shape.src_len), generator=g).to(device)
+
+
+def generators(
+    shape: DecodeShape, batch: int, beam_size: int, device: torch.device | str = "cpu"
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(ours, peer) callables that each generate ``shape.new_tokens`` tokens for ``batch`` sources."""
+    torch.manual_seed(0)
+    ours, peer = TformerTranslator(shape).to(device).eval(), marian_model(shape).to(device)
+    src = source(shape, batch, device)
+    return (
+        lambda: tformer_generate(ours, src, shape.new_tokens, beam_size),
+        lambda: marian_generate(peer, src, shape.new_tokens, beam_size),
+    )

@@ -1,0 +1,69 @@
+"""tformer-plot attention for text, image and audio checkpoints, and the weights behind it."""
+
+import pytest
+import torch
+
+import tformer
+from tformer.cli.plot import main
+from tformer.core import Encoder
+from tformer.plots import attention_figure, attention_for_input, save_figure
+from tformer.tokenizers import ImagePatchTokenizer, LabelTokenizer
+from tests.tiny_checkpoints import trained_run
+
+from .pictures import assert_picture
+
+
+@pytest.mark.parametrize("name", ["text", "image", "audio"])
+def test_attention_picture_per_source_modality(name, tmp_path, tmp_path_factory):
+    tiny = trained_run(name, tmp_path_factory)
+    out = tmp_path / f"{name}.png"
+    assert main(["attention", "--ckpt", str(tiny.ckpt), "--input", tiny.sample, "--beam-size", "1", "-o", str(out)]) == 0
+    width, height = assert_picture(out)
+    one = tmp_path / f"{name}_one.png"
+    main(["attention", "--ckpt", str(tiny.run), "--input", tiny.sample, "--layer", "-1", "--head", "0", "-o", str(one)])
+    assert assert_picture(one)[0] < width  # one head is narrower than all heads
+
+
+def test_text_maps_have_the_tokens_and_normalized_rows(tmp_path_factory):
+    tiny = trained_run("text", tmp_path_factory)
+    task = tformer.load(tiny.ckpt)
+    maps = attention_for_input(task, tiny.sample, beam_size=1)
+    ids = task.source.prepare(tiny.sample).tolist()
+    assert maps.source_labels == [task.source.hf_tokenizer.id_to_token(i) for i in ids]
+    assert len(maps.encoder) == 2 and maps.encoder[0].shape == (4, len(ids), len(ids))
+    T = len(maps.target_inputs)
+    assert maps.target_inputs[0] == "<bos>" and maps.target_outputs[-1] == "<eos>"
+    assert maps.decoder[0].shape == (4, T, T) and maps.cross[0].shape == (4, T, len(ids))
+    for w in maps.encoder + maps.decoder + maps.cross:
+        torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
+    assert torch.all(maps.decoder[0].triu(1) == 0)  # causal
+    task.hparams.beam_size = 1
+    assert maps.output == task.predict([tiny.sample])[0]
+
+
+def test_image_without_cls_draws_mean_attention(tmp_path):
+    source = ImagePatchTokenizer(d_model=32, image_size=16, patch_size=4, class_token=False)
+    from tasks import ClassificationTask
+
+    task = ClassificationTask(source, LabelTokenizer(classes=["a", "b"]), Encoder(32, 4, 1, 64), pooling="mean").eval()
+    maps = attention_for_input(task, torch.rand(1, 16, 16))
+    assert maps.n_prefix == 0 and maps.grid == (4, 4) and maps.output in ("a", "b")
+    assert_picture(save_figure(attention_figure(maps), tmp_path / "mean.png"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layer", "7"], "--layer 7 is out of range"),
+    (["--head", "-9"], "--head -9 is out of range"),
+])
+def test_bad_layer_or_head_is_exit_2(argv, message, tmp_path, tmp_path_factory, capsys):
+    tiny = trained_run("image", tmp_path_factory)
+    with pytest.raises(SystemExit) as exit_:
+        main(["attention", "--ckpt", str(tiny.ckpt), "--input", tiny.sample, "-o", str(tmp_path / "a.png"), *argv])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_missing_media_file_names_what_the_source_takes(tmp_path, tmp_path_factory, capsys):
+    tiny = trained_run("audio", tmp_path_factory)
+    with pytest.raises(SystemExit):
+        main(["attention", "--ckpt", str(tiny.ckpt), "--input", "nope.wav", "-o", str(tmp_path / "a.png")])
+    assert "takes an audio file path" in capsys.readouterr().err
