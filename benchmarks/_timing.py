@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Result", "compare", "print_table", "synchronize"]
+__all__ = ["Result", "compare", "print_table", "table_header", "table_line", "synchronize"]
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -71,11 +71,18 @@ class Result:
         return self.ratio <= self.target if self.lower_is_better else self.ratio >= self.target
 
 
-def print_table(results: list[Result]) -> None:
+def table_header() -> str:
     header = f"{'benchmark':<46} {'ours':>14} {'peer':>14} {'ratio':>7} {'target':>7}  result  peer"
-    print(header)
-    print("-" * len(header))
+    return header + "\n" + "-" * len(header)
+
+
+def table_line(r: Result) -> str:
+    target = f"{'<=' if r.lower_is_better else '>='}{r.target:.2f}x"
+    line = f"{r.name:<46} {r.ours:>8.4g} {r.unit:<5} {r.peer:>8.4g} {r.unit:<5} {r.ratio:>6.2f}x {target:>7}"
+    return f"{line}  {'PASS' if r.passed else 'MISS':<6}  {r.peer_name}"
+
+
+def print_table(results: list[Result]) -> None:
+    print(table_header())
     for r in results:
-        target = f"{'<=' if r.lower_is_better else '>='}{r.target:.2f}x"
-        line = f"{r.name:<46} {r.ours:>8.4g} {r.unit:<5} {r.peer:>8.4g} {r.unit:<5} {r.ratio:>6.2f}x {target:>7}"
-        print(f"{line}  {'PASS' if r.passed else 'MISS':<6}  {r.peer_name}", flush=True)
+        print(table_line(r), flush=True)

@@ -164,6 +164,7 @@ def test_espeak_digits_tiny(tmp_path):
     entries = [json.loads(line) for line in (tmp_path / "espeak_digits" / "test.jsonl").read_text().splitlines()]
     assert entries[0]["variant"] in VARIANTS["test"] and entries[0]["variant"] not in VARIANTS["train"]
     assert entries[0]["digits"] == "".join(str(DIGIT_WORDS.index(w)) for w in entries[0]["text"].split())
+    assert entries[0]["n_digits"] == len(entries[0]["digits"])
     assert DATASETS.build("espeak_digits", split="test", root=str(tmp_path), label_key="digits", train_size=4,
                           valid_size=1, test_size=1).targets() == [entries[0]["digits"]]
 

@@ -20,7 +20,7 @@ def prepare_espeak_digits(
 ) -> dict:
     """Synthesize connected digit strings of 1-7 digits; the text is the spoken words.
 
-    Manifest entries carry ``text`` ("three one four") and ``digits`` ("314").
+    Manifest entries carry ``text`` ("three one four"), ``digits`` ("314") and ``n_digits`` (3).
 
     Args:
         folder: the (temporary) output folder.
@@ -33,7 +33,7 @@ def prepare_espeak_digits(
     """
     sizes = {"train": train_size, "valid": valid_size, "test": test_size}
     texts = texts_for_splits(digit_string, sizes, seed)
-    return prepare_speech(folder, texts, seed, extra_keys=("digits",))
+    return prepare_speech(folder, texts, seed, extra_keys=("digits", "n_digits"))
 
 
 def prepare_espeak_sentences(
@@ -56,7 +56,7 @@ def prepare_espeak_sentences(
 
 register_builtin(Builtin(
     "espeak_digits", "connected digit strings spoken by espeak-ng voices, 16 kHz (espeak-ng)",
-    prepare_espeak_digits, dict(_SIZES),
+    prepare_espeak_digits, dict(_SIZES), version=2,
 ))
 register_builtin(Builtin(
     "espeak_sentences", "short English sentences spoken by espeak-ng voices, 16 kHz (espeak-ng)",
@@ -74,7 +74,7 @@ def espeak_digits(
     Args:
         split: "train", "valid" or "test".
         root: the data root (see ``tformer.data.builtin.data_root``).
-        label_key: the manifest key used as target: "text" (words) or "digits".
+        label_key: the manifest key used as target: "text" (words), "digits" or "n_digits".
         train_size: training utterances (a different size prepares the set again).
         valid_size: validation utterances.
         test_size: test utterances.

@@ -27,7 +27,7 @@ _PLACES = ("in the garden", "near the river", "at home", "in the city", "on the 
 _TIMES = ("today", "every morning", "at night", "in the evening", "on monday", "again")
 
 
-def digit_string(rng: random.Random, min_digits: int = 1, max_digits: int = 7) -> tuple[str, str]:
+def digit_string(rng: random.Random, min_digits: int = 1, max_digits: int = 7) -> tuple[str, str, int]:
     """A random connected digit string.
 
     Args:
@@ -35,10 +35,10 @@ def digit_string(rng: random.Random, min_digits: int = 1, max_digits: int = 7) -
         min_digits: the fewest digits.
         max_digits: the most digits.
     Returns:
-        ``(words, digits)``, e.g. ``("three one four", "314")``.
+        ``(words, digits, count)``, e.g. ``("three one four", "314", 3)``.
     """
     digits = [rng.randrange(10) for _ in range(rng.randint(min_digits, max_digits))]
-    return " ".join(DIGIT_WORDS[d] for d in digits), "".join(map(str, digits))
+    return " ".join(DIGIT_WORDS[d] for d in digits), "".join(map(str, digits)), len(digits)
 
 
 def _noun_phrase(rng: random.Random) -> str:

@@ -1,0 +1,66 @@
+"""Train recipes on their built-in data and record test metrics with the learning curve.
+
+    python -m benchmarks.quality vit_fashion_mnist asr_digits translation_de_en [-- extra overrides]
+
+Each recipe runs as ``tformer-train experiment=NAME`` in ``benchmarks/runs/NAME``; the summary
+(test metrics, training minutes, validation curve) goes to ``benchmarks/runs/NAME/summary.json``
+and is printed as a Markdown table row for ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RUNS = Path(__file__).resolve().parent / "runs"
+
+
+def curve(run_dir: Path) -> list[dict[str, float]]:
+    """Validation rows of ``metrics.csv``: step, epoch and every val/* value."""
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return []
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        values = {k: float(v) for k, v in row.items() if k.startswith("val/") and v}
+        if values:
+            out.append({"step": int(float(row["step"])), "epoch": float(row.get("epoch") or 0), **values})
+    return out
+
+
+def run(recipe: str, overrides: list[str]) -> dict:
+    run_dir = RUNS / recipe
+    command = ["tformer-train", f"experiment={recipe}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *overrides]
+    started = time.time()
+    subprocess.run(command, check=True)
+    minutes = (time.time() - started) / 60
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    summary = {
+        "recipe": recipe, "command": " ".join(command), "wall_minutes": round(minutes, 1),
+        "test": metrics.get("test", {}), "curve": curve(run_dir), "machine": f"{platform.processor() or platform.machine()}",
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipes", nargs="+")
+    parser.add_argument("--override", action="append", default=[], help="a Hydra override for every recipe")
+    args = parser.parse_args()
+    for recipe in args.recipes:
+        summary = run(recipe, args.override)
+        tests = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary["test"].items()))
+        print(f"| {recipe} | {tests} | {summary['wall_minutes']} min |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
