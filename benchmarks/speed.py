@@ -115,7 +115,8 @@ def memory_result(s: Settings) -> list[Result]:
     threads = torch.get_num_threads()
     ours = measure_in_subprocess("ours", s.translation, s.device, threads)
     peer = measure_in_subprocess("peer", s.translation, s.device, threads)
-    return [Result("train step peak memory (+vocab, fresh process)", ours / 2**20, peer / 2**20, "MiB", peer / ours, 1.0, "torch.nn.Transformer")]
+    ratio = peer / ours if ours else float("inf")
+    return [Result("train step peak memory (+vocab, fresh process)", ours / 2**20, peer / 2**20, "MiB", ratio, 1.0, "torch.nn.Transformer")]
 
 
 def _time_result(name: str, times: tuple[float, float], target: float, peer_name: str) -> Result:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the README pictures in docs/img/ with the commands the README shows.
 #
-#   docs/make_figures.sh                                 # trains two small models first (~5 min on 2 CPU cores)
+#   docs/make_figures.sh                                 # trains two small models first (about 4 minutes on 2 idle CPU cores)
 #   docs/make_figures.sh TRANSLATION_CKPT IMAGE_CKPT [CURVES_RUN_DIR] [SENTENCE] [IMAGE_FILE]
 #
 # Without arguments it trains a tiny German->English model on generated word-order sentences
@@ -48,14 +48,14 @@ if [ -z "$translation" ]; then
   "$PY" -m tformer.cli.train task=translation source=text_bpe target=text_bpe data=parallel_text model=tiny \
     data.train.source_path="$WORK/data/train.de" data.train.target_path="$WORK/data/train.en" \
     source.vocab_size=200 target.vocab_size=200 data.batch_size=32 data.num_workers=0 \
-    task.scheduler.warmup_steps=200 trainer.max_steps=1500 trainer.check_val_every_n_epoch=8 \
-    trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/translation"
+    task.scheduler.warmup_steps=200 trainer.max_epochs=25 trainer.check_val_every_n_epoch=5 \
+    callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/translation"
   translation=$WORK/translation
 fi
 if [ -z "$image" ]; then
-  "$PY" -m tformer.cli.train experiment=vit_fashion_mnist source.patch_size=4 trainer.max_steps=1200 \
-    trainer.max_time=null trainer.val_check_interval=150 trainer.limit_val_batches=10 \
-    task.scheduler.warmup_steps=100 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/vit"
+  "$PY" -m tformer.cli.train experiment=vit_fashion_mnist source.patch_size=4 trainer.max_steps=500 \
+    trainer.val_check_interval=100 trainer.limit_val_batches=5 task.scheduler.warmup_steps=100 \
+    callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/vit"
   image=$WORK/vit
 fi
 curves=${curves:-$image}

@@ -12,6 +12,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
@@ -64,10 +65,10 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
 
 
 def _last_checkpoint(trainer: L.Trainer) -> str | None:
-    callback = trainer.checkpoint_callback
-    if callback is None:
-        return None
-    return callback.last_model_path or callback.best_model_path or None
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            return callback.last_model_path or callback.best_model_path or None
+    return None
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
