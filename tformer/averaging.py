@@ -59,7 +59,7 @@ def find_checkpoints(inputs: Sequence[str | os.PathLike], last: int | None = Non
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # read as summed
     except Exception as error:  # unpickling refuses anything but tensors and plain data
         raise CheckpointError(f"{path}: not a loadable checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(checkpoint, dict) or KEY not in checkpoint or "state_dict" not in checkpoint:

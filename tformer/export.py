@@ -77,9 +77,9 @@ def _graphs(task: Any, max_len: int) -> dict[str, tuple[nn.Module, tuple, list[s
     past = cross_k.new_zeros(cross_k.shape[:3] + (3, cross_k.size(-1)))  # (L, B, H, t, Dh)
     tokens = torch.full((values.size(0), 1), task.target.bos_id)
     step_args = (tokens, mask, cross_k, cross_v, past, past.clone())
-    cross, past = {1: BATCH, 3: SOURCE}, {1: BATCH, 3: PAST}
-    step_dims = {"tokens": {0: BATCH}, "memory_pad_mask": {0: BATCH, 1: SOURCE}, "cross_keys": cross,
-                 "cross_values": cross, "past_keys": past, "past_values": past}
+    cross_dims, past_dims = {1: BATCH, 3: SOURCE}, {1: BATCH, 3: PAST}
+    step_dims = {"tokens": {0: BATCH}, "memory_pad_mask": {0: BATCH, 1: SOURCE}, "cross_keys": cross_dims,
+                 "cross_values": cross_dims, "past_keys": past_dims, "past_values": past_dims}
     return {
         "encoder": (encoder, (values, lengths), ["values", "lengths"],
                     ["memory", "memory_pad_mask", "cross_keys", "cross_values"], _source_dims(task.source)),
@@ -94,11 +94,13 @@ def _to_onnx(module: nn.Module, args: tuple, names: tuple[list[str], list[str]],
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(module, args, dynamo=True, input_names=inputs, output_names=outputs,
-                                        dynamic_shapes=dims, external_data=False, verbose=False)
-        program.save(str(path))
+                                        dynamic_shapes=dims, verbose=False)
+        program.save(str(path))  # weights go to a .data file beside it only past ONNX's 2 GB limit
         return "dynamo"
     except Exception as error:  # noqa: BLE001 - any exporter failure falls back to the older exporter
-        log.warning("dynamo ONNX export of %s failed (%s: %s); using the TorchScript exporter", path.name, type(error).__name__, error)
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        log.warning("dynamo ONNX export of %s failed (%s: %s); using the TorchScript exporter",
+                    path.name, type(error).__name__, first_line)
     axes = {name: {axis: dim.__name__ for axis, dim in axes.items()} for name, axes in dims.items()}
     hook = module.register_state_dict_post_hook(_drop_extra_state)
     try:

@@ -66,19 +66,25 @@ def resolve_checkpoint(ckpt_path: str | None, run_dir: Path) -> tuple[str | None
     """Where to resume from, and which run directory to write to.
 
     Args:
-        ckpt_path: ``None``; a ``.ckpt`` file; ``"last"`` (``run_dir/checkpoints/last.ckpt``);
-            or a run directory, whose ``checkpoints/last.ckpt`` is used and which the resumed
-            run keeps writing into.
+        ckpt_path: ``None``; a ``.ckpt`` file; ``"last"`` (this run directory's newest of
+            ``checkpoints/last.ckpt`` and ``checkpoints/interrupted.ckpt``, the one written on
+            Ctrl-C or SIGTERM); or a run directory, likewise, which the resumed run keeps
+            writing into.
         run_dir: this run's own directory.
     """
     if ckpt_path is None:
         return None, run_dir
-    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    path = run_dir if ckpt_path == "last" else Path(ckpt_path)
     if path.is_dir():
-        run_dir, path = path, path / "checkpoints" / "last.ckpt"
+        run_dir, path = path, _newest(path / "checkpoints")
     if not path.is_file():
         raise FileNotFoundError(
             f"ckpt_path={ckpt_path}: no checkpoint at {path}; give a .ckpt file, a run directory, "
             f"or 'last' together with hydra.run.dir=<that run's directory>"
         )
     return str(path), run_dir
+
+
+def _newest(folder: Path) -> Path:
+    candidates = [p for p in (folder / "last.ckpt", folder / "interrupted.ckpt") if p.is_file()]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else folder / "last.ckpt"

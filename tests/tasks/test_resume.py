@@ -57,3 +57,23 @@ def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
     logged = sorted({int(row["step"]) for row in rows if row.get("train/loss")})
     assert logged[0] < saved["global_step"] and logged[-1] >= STEPS - 1
     assert len(logged) >= STEPS - 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_where_training_stopped_and_resume_picks_it(tiny, tmp_path):
+    overrides = _overrides(tiny) + ["callbacks.checkpoint.every_n_train_steps=1000", f"trainer.max_steps={STEPS * 100}"]
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "tformer.cli.train", *FAST, *overrides, f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "metrics.csv").exists() and time.time() < deadline:  # training has started
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    interrupted = run_dir / "checkpoints" / "interrupted.ckpt"
+    assert interrupted.is_file() and not (run_dir / "checkpoints" / "last.ckpt").exists()
+    step = torch.load(interrupted, weights_only=True)["global_step"]
+    assert step > 0
+    resumed, _ = train(compose_run(tmp_path, overrides[:-1] + [f"trainer.max_steps={step + 2}", f"ckpt_path={run_dir}"]))
+    assert resumed.trainer.global_step == step + 2

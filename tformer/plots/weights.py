@@ -96,7 +96,7 @@ def collect_attention(task: Any, prepared: Tensor, beam_size: int = 1) -> Attent
     memory, weights = encoder(x, mask, need_weights=True)
     maps = AttentionMaps([w[0].float().cpu() for w in weights], _source_labels(task, prepared, x.size(1)))
     if hasattr(task.source, "features"):  # audio: positions are subsampled frames
-        seconds = task.source.features.hop_length / task.source.features.sample_rate * 4
+        seconds = task.source.features.hop_length / task.source.features.sample_rate * 4  # x4 conv subsampling
         maps.source_unit = f"encoder frame ({seconds * 1000:.0f} ms each)"
     if hasattr(task.source, "patch_size"):
         maps.source_unit = "patch (row, column)"
