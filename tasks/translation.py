@@ -103,6 +103,8 @@ class TranslationTask(Task):
     def decode(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[str]:
         """Search outputs for an encoded batch: beam search, or greedy when ``beam_size == 1``."""
         max_len = (~src_mask).sum(1) + self.hparams.max_len_offset
+        if self.target.max_positions is not None:  # learned positions end there
+            max_len = max_len.clamp(max=self.target.max_positions)
         args = (self.core.decoder, memory, src_mask, self.target.embed_step, self.target.project,
                 self.target.bos_id, self.target.eos_id, max_len)
         if beam_size > 1:

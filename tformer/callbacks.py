@@ -19,7 +19,8 @@ class AttentionMapLogger(L.Callback):
     """Draw the attention of the first ``n_samples`` items of the first validation batch.
 
     Images go to TensorBoard as ``attention/sample_<i>`` at the current step; without a
-    ``TensorBoardLogger`` the callback does nothing. Decoder maps use greedy decoding.
+    ``TensorBoardLogger`` the callback does nothing. Decoder maps use greedy decoding. Only the
+    first process draws (DDP is fine; under FSDP it skips, as one process cannot run sharded weights).
     Switch it on with ``callbacks=attention`` (and ``logger=tensorboard`` or ``logger=all``).
 
     Args:
@@ -47,8 +48,12 @@ class AttentionMapLogger(L.Callback):
         if (self.validations - 1) % self.every_n_val != 0:
             return
         writer = _tensorboard(trainer)
-        if writer is not None:
-            self._log(writer, pl_module, batch[0], trainer.global_step)
+        if writer is None:
+            return
+        if "fsdp" in type(trainer.strategy).__name__.lower():  # rank 0 alone cannot gather sharded weights
+            rank_zero_warn("AttentionMapLogger: skipped under FSDP (the weights are sharded across processes)")
+            return
+        self._log(writer, pl_module, batch[0], trainer.global_step)
 
     def _log(self, writer: Any, task: Any, source: Any, step: int) -> None:
         # A picture that fails to draw must not end a training run: warn and go on.

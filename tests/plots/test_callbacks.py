@@ -2,9 +2,11 @@
 
 from types import SimpleNamespace
 
+import pytest
 from lightning.pytorch.loggers import CSVLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import tformer.callbacks as callbacks
 from tformer.callbacks import AttentionMapLogger
 from tests.tiny_checkpoints import trained_run
 
@@ -29,20 +31,19 @@ def test_without_tensorboard_it_does_nothing(tmp_path):
     assert callback.validations == 1
 
 
-def test_every_n_val_skips_validations(tmp_path):
+class FSDPStrategy:
+    """Stands in for Lightning's FSDP strategy (only its name is looked at)."""
+
+
+@pytest.mark.parametrize("strategy, expected", [(object(), [0, 2, 4]), (FSDPStrategy(), [])])
+def test_every_n_val_and_no_drawing_under_fsdp(strategy, expected, monkeypatch):
     drawn = []
     callback = AttentionMapLogger(every_n_val=2)
-    callback._log = lambda writer, task, source, step: drawn.append(step)
-    writer = SimpleNamespace()
-    trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, global_step=0, loggers=[])
-    import tformer.callbacks as callbacks
-
-    original, callbacks._tensorboard = callbacks._tensorboard, lambda trainer: writer
-    try:
-        for step in range(5):
-            trainer.global_step = step
-            callback.on_validation_epoch_start(trainer, None)
-            callback.on_validation_batch_end(trainer, None, None, (None, None), 0)
-    finally:
-        callbacks._tensorboard = original
-    assert drawn == [0, 2, 4]
+    monkeypatch.setattr(callback, "_log", lambda writer, task, source, step: drawn.append(step))
+    monkeypatch.setattr(callbacks, "_tensorboard", lambda trainer: SimpleNamespace())
+    trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, global_step=0, loggers=[], strategy=strategy)
+    for step in range(5):
+        trainer.global_step = step
+        callback.on_validation_epoch_start(trainer, None)
+        callback.on_validation_batch_end(trainer, None, None, (None, None), 0)
+    assert drawn == expected

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import functools
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from hydra.errors import HydraException
+from hydra.errors import ConfigCompositionException, HydraException
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ..checkpoint import CheckpointError
@@ -35,3 +38,31 @@ def friendly_errors(program: str) -> Callable[[Callable[..., Any]], Callable[...
         return wrapper
 
     return decorator
+
+
+@contextlib.contextmanager
+def explain_config_errors(program: str) -> Iterator[None]:
+    """Around a Hydra app: when Hydra refuses a misspelt key (it prints the error and exits),
+    add a line with the closest key and the keys that config node has."""
+    try:
+        yield
+    except SystemExit as exit:
+        hint = unknown_key_hint(exit.__context__)  # the error Hydra reported, if any
+        if hint:
+            print(f"{program}: {hint}", file=sys.stderr)
+        raise
+
+
+def unknown_key_hint(error: BaseException | None) -> str | None:
+    """``"data has no key 'batch_sze'. Did you mean 'batch_size'? Its keys: ..."``, or None."""
+    cause = getattr(error, "__cause__", None)
+    if not isinstance(error, ConfigCompositionException) or not isinstance(cause, OmegaConfBaseException):
+        return None
+    parent = getattr(cause, "parent_node", None)
+    if not isinstance(parent, DictConfig) or cause.key is None:
+        return None
+    keys = [str(key) for key in parent.keys() if key != "hydra"]
+    close = difflib.get_close_matches(str(cause.key), keys, n=1)
+    node = (cause.full_key or "").rpartition(".")[0] or "the config"
+    guess = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{node} has no key {str(cause.key)!r}.{guess} Its keys: {', '.join(keys)}"

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from ..checkpoint import atomic_write, load
 from ..tokenizers import TextOutput
 from . import CONFIG_DIR
-from .errors import friendly_errors
+from .errors import explain_config_errors, friendly_errors
 
 MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".wav", ".flac", ".ogg", ".mp3"}
 
@@ -81,8 +81,14 @@ def predict_file(cfg: DictConfig) -> int:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 @friendly_errors("tformer-predict")
-def main(cfg: DictConfig) -> None:
+def _app(cfg: DictConfig) -> None:
     predict_file(cfg)
+
+
+def main() -> None:
+    """``tformer-predict``: Hydra reads the command line."""
+    with explain_config_errors("tformer-predict"):
+        _app()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..checkpoint import atomic_write
 from ..training import ExactResume, resolve_checkpoint
 from . import CONFIG_DIR
-from .errors import friendly_errors
+from .errors import explain_config_errors, friendly_errors
 from .report import print_summary
 
 log = logging.getLogger("tformer.train")
@@ -73,10 +73,16 @@ def _last_checkpoint(trainer: L.Trainer) -> str | None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @friendly_errors("tformer-train")
-def main(cfg: DictConfig) -> None:
+def _app(cfg: DictConfig) -> None:
     torch.set_float32_matmul_precision("high")
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     train(cfg)
+
+
+def main() -> None:
+    """``tformer-train``: Hydra reads the command line."""
+    with explain_config_errors("tformer-train"):
+        _app()
 
 
 if __name__ == "__main__":

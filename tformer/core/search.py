@@ -28,7 +28,7 @@ def _max_lengths(max_len: int | Tensor, batch: int, device: torch.device) -> Ten
     return max_len.to(device)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def greedy_search(
     decoder: Decoder,
     memory: Tensor,
@@ -64,7 +64,7 @@ def _until_eos(ids: list[int], eos_id: int) -> list[int]:
     return ids[: ids.index(eos_id)] if eos_id in ids else ids
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def beam_search(
     decoder: Decoder,
     memory: Tensor,

@@ -75,7 +75,9 @@ class DataModule(L.LightningDataModule):
     Batches hold ``batch_size`` items, or, when ``max_tokens`` is set, as many similar-length
     items as fit ``max(size) x count <= max_tokens`` (sizes from ``estimate_sizes``). Both
     paths shard across the trainer's processes (DDP) themselves. The tokenizers are attached
-    after they were fitted on ``self.train.sources()`` / ``self.train.targets()``.
+    after they were fitted on ``self.train.sources()`` / ``self.train.targets()``; a valid or
+    test split given here whose targets the target tokenizer does not know (a label never seen
+    in training) is an error then. Items of a split-off valid split are skipped instead.
 
     Args:
         train: the raw training dataset.
@@ -102,6 +104,7 @@ class DataModule(L.LightningDataModule):
         pin_memory: bool = False,
     ):
         super().__init__()
+        self.held_out = [name for name, split in (("valid", valid), ("test", test)) if split is not None]
         if valid is None and valid_fraction > 0:
             train, valid = split_off(train, valid_fraction, seed)
         self.train, self.valid, self.test = train, valid, test
@@ -120,6 +123,10 @@ class DataModule(L.LightningDataModule):
         """
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self._sizes.clear()
+        for name in self.held_out:  # e.g. a test label never seen in training: fail now, not skip it
+            split = getattr(self, name)
+            origin = getattr(split, "path", None) or getattr(split, "root", None)
+            target_tokenizer.check(split.targets(), f"the {name} split" + (f" ({origin})" if origin else ""))
 
     def setup(self, stage: str) -> None:
         # The loaders shard batches across processes themselves (token budgets, exact resume);

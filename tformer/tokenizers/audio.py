@@ -64,6 +64,8 @@ class LogMelFeatures:
                 f"at least {self.min_seconds():.3f} s ({MIN_FRAMES} frames)"
             )
         features = torch.log(self.mel(wave) + 1e-6).T  # (T, n_mels)
+        if not torch.isfinite(features).all():  # a damaged float WAV: NaN, infinite or huge samples
+            raise ValueError(f"{name}: the audio gives non-finite features (NaN, infinite or huge samples; expected [-1, 1])")
         mean, std = features.mean(dim=0), features.std(dim=0, unbiased=False)
         return (features - mean) / (std + 1e-5)
 

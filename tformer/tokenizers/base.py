@@ -71,6 +71,10 @@ class Tokenizer(RecordsArguments, nn.Module):
     def fit(self, corpus: Iterable[Any]) -> None:
         """Learn from the training split before the model is built (no-op unless overridden)."""
 
+    def check(self, corpus: Iterable[Any], where: str) -> None:
+        """Raise ``ValueError`` naming ``where`` if ``corpus`` holds values outside what was learned
+        (no-op unless overridden: text tokenizers map unknown characters to <unk>)."""
+
     @property
     def needs_fit(self) -> bool:
         return False
@@ -79,6 +83,7 @@ class Tokenizer(RecordsArguments, nn.Module):
 class TextOutput(Tokenizer):
     """An output-side (text) tokenizer: vocabulary, step-wise embedding and output projection."""
 
+    max_positions: int | None = None  # the longest sequence it embeds (learned positions); None: any
     vocab_size: int
     pad_id: int
     bos_id: int

@@ -53,6 +53,13 @@ class LabelTokenizer(Tokenizer):
         """Learn the class names from the training labels."""
         self._set_classes(corpus)
 
+    def check(self, corpus: Iterable[Any], where: str) -> None:
+        """Raise ``ValueError`` naming the labels of ``corpus`` that are not among the known classes."""
+        unknown = sorted({str(c) for c in corpus} - set(self.index), key=_natural_key)
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:10])) + (", ..." if len(unknown) > 10 else "")
+            raise ValueError(f"{where}: label(s) {shown} not seen in training; known labels: {', '.join(self.classes)}")
+
     def prepare(self, raw: Any) -> Tensor:
         """Label -> (1,) class index; an unknown label is a ``ValueError`` naming the known ones."""
         name = str(raw)

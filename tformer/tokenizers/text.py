@@ -36,6 +36,7 @@ class _TextEmbedding(TextOutput):
         self.tie_output = tie_output
         self.scale = embedding_scale(d_model)
         self.positions = build_positions(positions, d_model, max_len)
+        self.max_positions = max_len if positions == "learned" else None
         self.dropout = nn.Dropout(dropout)
         self.embedding, self.output = self._new_layers(len(SPECIAL_TOKENS))
 
@@ -89,7 +90,8 @@ class TextBpeTokenizer(_TextEmbedding):
 
     Text is NFC-normalized and split with Metaspace ("▁" marks a space), so
     ``decode(prepare(s)) == s`` for NFC text without leading or doubled leading spaces;
-    characters never seen in training become ``<unk>``.
+    characters never seen in training become ``<unk>``; special-token names in the text
+    ("<eos>") are read as plain characters.
 
     Args:
         d_model: embedding width.
@@ -143,6 +145,7 @@ class TextBpeTokenizer(_TextEmbedding):
         for index, token in enumerate(SPECIAL_TOKENS):
             if tokenizer.token_to_id(token) != index:
                 raise ValueError(f"BPE vocabulary must have {token!r} at id {index}")
+        tokenizer.encode_special_tokens = True  # "<eos>" typed in a text is text, not a control id (not saved by to_str)
         self.hf_tokenizer = tokenizer
         self._resize(tokenizer.get_vocab_size())
 

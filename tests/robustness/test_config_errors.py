@@ -1,0 +1,67 @@
+"""Bad command lines and registry names: Hydra refuses them before anything runs, naming what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from tformer import TOKENIZERS
+from tformer.cli import CONFIG_DIR
+
+from .conftest import assert_clean_failure, run_cli
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=overrides + ["run_dir=/tmp/unused"])
+
+
+@pytest.mark.parametrize(
+    "override, allowed",
+    [
+        ("source=text_bpee", ["text_bpe", "text_char", "image_patch", "audio_fbank"]),
+        ("model=tyni", ["tiny", "small", "base", "big"]),
+        ("data=parallel_txt", ["parallel_text", "labeled_text", "image_folder", "audio_manifest"]),
+        ("trainer=gpus", ["cpu", "gpu", "ddp"]),
+    ],
+)
+def test_an_unknown_option_of_a_group_lists_the_options(override, allowed):
+    group, _, value = override.partition("=")
+    with pytest.raises(MissingConfigException) as error:
+        _compose([override])
+    message = str(error.value)
+    assert f"{group}/{value}" in message and f"Available options in '{group}'" in message
+    assert all(option in message for option in allowed)
+
+
+def test_the_cli_refuses_an_unknown_task_listing_the_tasks():
+    result = run_cli("train", "task=translatoin")
+    assert_clean_failure(result, "Could not find 'task/translatoin'", "asr", "classification", "translation")
+
+
+def test_the_cli_refuses_a_misspelt_key_naming_the_right_one():
+    result = run_cli("train", "data.batch_sze=8")
+    assert_clean_failure(result, "data.batch_sze", "Did you mean 'batch_size'?", "num_workers")
+
+
+def test_a_misspelt_group_name_is_refused():
+    with pytest.raises(ConfigCompositionException, match="modle"):
+        _compose(["modle=tiny"])
+
+
+def test_the_cli_names_a_missing_data_file_before_training():
+    result = run_cli("train", "task=translation", "source=text_char", "target=text_char", "data=parallel_text",
+                     "data.train.source_path=/no/such/train.de", "data.train.target_path=/no/such/train.en",
+                     "run_dir=/tmp/tformer-robustness-unused")
+    assert_clean_failure(result, "/no/such/train.de: no such file", "expected a text file")
+
+
+def test_an_unknown_registry_name_suggests_the_closest():
+    with pytest.raises(KeyError, match=r"unknown tokenizer 'text_bpee'\. Did you mean 'text_bpe'\?.*text_char"):
+        TOKENIZERS.build("text_bpee", d_model=8)
+
+
+def test_an_unknown_constructor_argument_lists_the_accepted_ones():
+    with pytest.raises(TypeError, match=r"unknown argument 'vocab_sise'\. Did you mean 'vocab_size'\?"):
+        TOKENIZERS.build("text_bpe", d_model=8, vocab_sise=100)
