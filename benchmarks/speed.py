@@ -10,7 +10,8 @@ if __name__ == "__main__" and not __package__:  # `python benchmarks/speed.py`: 
     import sys
     from pathlib import Path
 
-    raise SystemExit(subprocess.call([sys.executable, "-m", "benchmarks.speed", *sys.argv[1:]], cwd=Path(__file__).parents[1]))
+    command = [sys.executable, "-m", "benchmarks.speed", *sys.argv[1:]]
+    raise SystemExit(subprocess.call(command, cwd=Path(__file__).resolve().parents[1]))
 
 import argparse
 import datetime
@@ -55,7 +56,9 @@ class Settings:
         return cls(
             device=device,
             repeats=2,
-            translation=TranslationShape(d_model=32, n_heads=2, n_layers=1, d_ff=64, vocab=300, batch=4, src_len=9, tgt_len=7),
+            translation=TranslationShape(
+                d_model=32, n_heads=2, n_layers=1, d_ff=64, vocab=300, batch=4, src_len=9, tgt_len=7
+            ),
             vit=VitShape(image_size=16, patch_size=8, d_model=32, depth=1, n_heads=2, batch=4),
             decode=DecodeShape(d_model=32, n_heads=2, n_layers=1, d_ff=64, vocab=300, src_len=6, new_tokens=4),
             beam_batch=2,
@@ -96,7 +99,8 @@ def decode_results(s: Settings) -> list[Result]:
         tokens = batch * s.decode.new_tokens
         ours_rate, peer_rate = tokens / times[0], tokens / times[1]
         name = f"{'greedy' if beam == 1 else f'beam {beam}'}, batch {batch}, {s.decode.new_tokens} tokens"
-        results.append(Result(name, ours_rate, peer_rate, "tok/s", ours_rate / peer_rate, target, "HF MarianMTModel.generate"))
+        ratio = ours_rate / peer_rate
+        results.append(Result(name, ours_rate, peer_rate, "tok/s", ratio, target, "HF MarianMTModel.generate"))
     return results
 
 
@@ -107,7 +111,8 @@ def cache_result(s: Settings) -> list[Result]:
     early, late = s.cache_positions
     early_time, late_time = step_times(model, early, late, s.cache_steps, max(2, s.repeats // 2))
     name = f"decode step at token {late} vs {early} (batch 1)"
-    return [Result(name, late_time * 1e3, early_time * 1e3, "ms", late_time / early_time, 1.5, f"tformer at token {early}", True)]
+    ratio = late_time / early_time
+    return [Result(name, late_time * 1e3, early_time * 1e3, "ms", ratio, 1.5, f"tformer at token {early}", lower_is_better=True)]
 
 
 def memory_result(s: Settings) -> list[Result]:
@@ -116,7 +121,8 @@ def memory_result(s: Settings) -> list[Result]:
     ours = measure_in_subprocess("ours", s.translation, s.device, threads)
     peer = measure_in_subprocess("peer", s.translation, s.device, threads)
     ratio = peer / ours if ours else float("inf")
-    return [Result("train step peak memory (+vocab, fresh process)", ours / 2**20, peer / 2**20, "MiB", ratio, 1.0, "torch.nn.Transformer")]
+    name = "train step peak memory (+vocab, fresh process)"
+    return [Result(name, ours / 2**20, peer / 2**20, "MiB", ratio, 1.0, "torch.nn.Transformer")]
 
 
 def _time_result(name: str, times: tuple[float, float], target: float, peer_name: str) -> Result:

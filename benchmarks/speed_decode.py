@@ -20,7 +20,10 @@ from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, greed
 
 from ._timing import synchronize
 
-__all__ = ["DecodeShape", "TformerTranslator", "marian_model", "tformer_generate", "marian_generate", "step_times", "generators", "source"]
+__all__ = [
+    "DecodeShape", "TformerTranslator", "marian_model", "tformer_generate", "marian_generate", "step_times", "generators",
+    "source",
+]
 
 BOS, PAD, EOS = 1, 0, 2
 

@@ -14,12 +14,12 @@ import argparse
 import time
 
 import torch
+import torch.nn.functional as F
 
-from ._timing import synchronize
-from .speed_train import TranslationShape, Seq2Seq, adam, translation_batch
 from tformer.core import EncoderDecoder
 
-import torch.nn.functional as F
+from ._timing import synchronize
+from .speed_train import Seq2Seq, TranslationShape, adam, translation_batch
 
 __all__ = ["base_model", "model_flops", "measure"]
 

@@ -43,22 +43,28 @@ for (sv, sv_en), (adj, adj_en), (noun, noun_en) in itertools.product(people, adj
 PY
 }
 
+newest_checkpoint() {  # last.ckpt, or the newest checkpoint of a run stopped by its time limit
+  if [ -f "$1/checkpoints/last.ckpt" ]; then echo "$1/checkpoints/last.ckpt"; else ls -t "$1"/checkpoints/*.ckpt | head -1; fi
+}
+
 if [ -z "$translation" ]; then
   make_sentences
   "$PY" -m tformer.cli.train task=translation source=text_bpe target=text_bpe data=parallel_text model=tiny \
     data.train.source_path="$WORK/data/train.de" data.train.target_path="$WORK/data/train.en" \
     source.vocab_size=200 target.vocab_size=200 data.batch_size=32 data.num_workers=0 \
     task.scheduler.warmup_steps=200 trainer.max_epochs=25 trainer.check_val_every_n_epoch=5 \
-    callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/translation"
-  translation=$WORK/translation
+    trainer.log_every_n_steps=10 callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/translation"
+  translation=$(newest_checkpoint "$WORK/translation")
 fi
 if [ -z "$image" ]; then
-  "$PY" -m tformer.cli.train experiment=vit_fashion_mnist source.patch_size=4 trainer.max_steps=500 \
+  "$PY" -m tformer.cli.train experiment=vit_fashion_mnist source.patch_size=4 trainer.max_steps=400 \
     trainer.val_check_interval=100 trainer.limit_val_batches=5 task.scheduler.warmup_steps=100 \
-    callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/vit"
-  image=$WORK/vit
+    trainer.log_every_n_steps=10 callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/vit"
+  image=$(newest_checkpoint "$WORK/vit")
 fi
-curves=${curves:-$image}
+if [ -z "$curves" ]; then  # the image model's run: a run directory, or the one holding checkpoints/<file>
+  if [ -d "$image" ]; then curves=$image; else curves=$(dirname "$(dirname "$image")"); fi
+fi
 if [ ! -f "$picture" ]; then
   "$PY" -c "import sys, PIL.Image; from tformer.data import fashion_mnist
 image, label = fashion_mnist('test')[0]; PIL.Image.fromarray(image).resize((112, 112)).save(sys.argv[1]); print(label)" "$picture"

@@ -100,18 +100,20 @@ class TranslationTask(Task):
     def infer(self, source: Batch) -> list[str]:
         return self.decode(*self.encode(source), beam_size=self.hparams.beam_size)
 
-    def decode(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[str]:
-        """Search outputs for an encoded batch: beam search, or greedy when ``beam_size == 1``."""
+    def search(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[list[int]]:
+        """Token ids (no BOS/EOS) for an encoded batch: beam search, or greedy when ``beam_size == 1``."""
         max_len = (~src_mask).sum(1) + self.hparams.max_len_offset
         if self.target.max_positions is not None:  # learned positions end there
             max_len = max_len.clamp(max=self.target.max_positions)
         args = (self.core.decoder, memory, src_mask, self.target.embed_step, self.target.project,
                 self.target.bos_id, self.target.eos_id, max_len)
         if beam_size > 1:
-            ids = beam_search(*args, beam_size=beam_size, alpha=self.hparams.length_penalty)
-        else:
-            ids = greedy_search(*args)
-        return [self.target.decode(row) for row in ids]
+            return beam_search(*args, beam_size=beam_size, alpha=self.hparams.length_penalty)
+        return greedy_search(*args)
+
+    def decode(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[str]:
+        """Decoded strings for an encoded batch (see ``search``)."""
+        return [self.target.decode(row) for row in self.search(memory, src_mask, beam_size)]
 
 
 def _check_widths(source: Tokenizer, target: Tokenizer, core) -> None:

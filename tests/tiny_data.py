@@ -61,7 +61,8 @@ def tone(seconds: float, frequency: float, rate: int = 16000) -> np.ndarray:
 
 
 def audio_manifest(folder: Path, n: int = 12, seed: int = 0, rate: int = 16000) -> dict[str, Path]:
-    """JSON-lines manifests of tone 'words' (one, two, three), train and test."""
+    """JSON-lines manifests of tone 'words' (one, two, three), train and test; "text" holds the
+    words, "label" the first word (a keyword, for classification)."""
     rng = random.Random(seed)
     paths = {}
     for split, count in (("train", n), ("test", 4)):
@@ -71,7 +72,8 @@ def audio_manifest(folder: Path, n: int = 12, seed: int = 0, rate: int = 16000) 
             wave = np.concatenate([tone(0.25, WORDS[w], rate) for w in words])
             path = folder / f"{split}_{i}.wav"
             soundfile.write(path, wave, rate)
-            lines.append(json.dumps({"audio_filepath": path.name, "duration": len(wave) / rate, "text": " ".join(words)}))
+            entry = {"audio_filepath": path.name, "duration": len(wave) / rate, "text": " ".join(words), "label": words[0]}
+            lines.append(json.dumps(entry))
         paths[split] = folder / f"{split}.jsonl"
         paths[split].write_text("\n".join(lines) + "\n", encoding="utf-8")
     return paths

@@ -55,7 +55,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling refuses anything but tensors and plain data
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({type(error).__name__}: {error})") from None
+        raise CheckpointError(_unreadable(path, error)) from None
     spec = _spec(checkpoint, path)
     importlib.import_module("tasks")  # registers the built-in tasks
     state = checkpoint["state_dict"]
@@ -65,7 +65,10 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
         raise CheckpointError(f"{path}: unknown core {spec['core']['class']!r}; known: {', '.join(CORES)}")
     core = CORES[spec["core"]["class"]](**spec["core"]["kwargs"])
     task = TASKS.get(spec["task"])(source=source, target=target, core=core, **spec["options"])
-    task.load_state_dict(checkpoint["state_dict"])
+    try:
+        task.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # missing, unexpected or differently shaped weights
+        raise CheckpointError(f"{path}: its weights do not fit the model its {KEY!r} entry describes: {error}") from None
     return task.to(map_location).eval() if map_location is not None else task.eval()
 
 
@@ -87,8 +90,20 @@ def _checkpoint_path(path: Path) -> Path:
     return path
 
 
+def _unreadable(path: Path, error: Exception) -> str:
+    # torch wraps what its weights-only unpickler refused in a long message; keep its reason line.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    refused = next((line for line in lines if "GLOBAL" in line), None)
+    if refused:  # a pickled object (code) inside
+        return (f"{path}: refused: the file holds pickled Python objects ({refused}); tformer.load unpickles only "
+                "tensors and plain data (torch.load weights_only=True), as tformer checkpoints hold")
+    marker = next((i for i, line in enumerate(lines) if line.endswith("WeightsUnpickler error:")), None)
+    reason = lines[marker + 1] if marker is not None and marker + 1 < len(lines) else str(error)
+    return f"{path}: not a checkpoint torch can read ({type(error).__name__}: {reason})"
+
+
 def _spec(checkpoint: Any, path: Path) -> dict[str, Any]:
-    if not isinstance(checkpoint, dict) or KEY not in checkpoint or "state_dict" not in checkpoint:
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get(KEY), dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path}: not a tformer checkpoint (no {KEY!r} entry); train it with tformer-train")
     spec = checkpoint[KEY]
     version = spec.get("format_version")
@@ -97,7 +112,26 @@ def _spec(checkpoint: Any, path: Path) -> dict[str, Any]:
             f"{path}: checkpoint format {version!r} is newer than this tformer reads ({FORMAT_VERSION}); "
             f"upgrade tformer (this is {__version__}, the checkpoint says {spec.get('tformer_version')})"
         )
+    missing = [key for key in ("task", "options", "core", "source", "target") if key not in spec]
+    if missing:
+        raise CheckpointError(f"{path}: its {KEY!r} entry lacks {', '.join(map(repr, missing))}; the file is damaged")
+    _refuse_targets(spec, path, KEY)
     return spec
+
+
+def _refuse_targets(value: Any, path: Path, where: str) -> None:
+    # Hydra would build an object from a mapping with "_target_"; a checkpoint may not ask for one.
+    if isinstance(value, dict):
+        if "_target_" in value:
+            raise CheckpointError(
+                f"{path}: {where} names an object to build (_target_={value['_target_']!r}); a checkpoint holds "
+                "only registry names and plain arguments, so tformer.load refuses it"
+            )
+        for key, item in value.items():
+            _refuse_targets(item, path, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _refuse_targets(item, path, f"{where}[{index}]")
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:

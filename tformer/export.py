@@ -136,9 +136,15 @@ def _metadata(task: Any, files: dict[str, Path], exporters: dict[str, str], max_
         attn = decoder.layers[0].self_attn
         meta["decoder"] = {"n_layers": len(decoder.layers), "n_heads": attn.n_heads, "head_dim": attn.head_dim,
                            "bos_id": task.target.bos_id, "eos_id": task.target.eos_id, "pad_id": task.target.pad_id,
-                           "vocab_size": task.target.vocab_size, "max_positions": max_len,
+                           "vocab_size": task.target.vocab_size, "max_positions": _max_positions(task, max_len),
                            "max_len_offset": task.hparams.get("max_len_offset")}
     return meta
+
+
+def _max_positions(task: Any, max_len: int) -> int:
+    # Output positions the decoder step can embed: max_len, or fewer learned ones.
+    learned = getattr(task.target, "max_positions", None)
+    return min(max_len, learned) if learned is not None else max_len
 
 
 @torch.no_grad()

@@ -28,15 +28,19 @@ def _write(path: Path, text: str) -> Path:
 
 
 # -- missing files and folders, per dataset kind ----------------------------------------------------
-MISSING = {
-    "parallel_text source": (lambda d: ParallelTextDataset(d / "no.de", _write(d / "a.en", "x\n")), "no.de: no such file", "one source sentence per line"),
-    "parallel_text target": (lambda d: ParallelTextDataset(_write(d / "a.de", "x\n"), d / "no.en"), "no.en: no such file", "one target sentence per line"),
+MISSING = {  # kind: (build it in folder d, how the path is named, what was expected there)
+    "parallel_text source": (lambda d: ParallelTextDataset(d / "no.de", _write(d / "a.en", "x\n")),
+                             "no.de: no such file", "one source sentence per line"),
+    "parallel_text target": (lambda d: ParallelTextDataset(_write(d / "a.de", "x\n"), d / "no.en"),
+                             "no.en: no such file", "one target sentence per line"),
     "parallel_text tsv": (lambda d: ParallelTextDataset(d / "no.tsv"), "no.tsv: no such file", "'source<TAB>target'"),
     "labeled_text": (lambda d: LabeledTextDataset(d / "no.tsv"), "no.tsv: no such file", "'text<TAB>label'"),
-    "image_folder": (lambda d: ImageFolderDataset(d / "no_images"), "no_images: no such folder", "one sub-folder of images per class"),
-    "image_folder given a file": (lambda d: ImageFolderDataset(_write(d / "file", "x")), "it exists but is not a folder", "one sub-folder"),
+    "image_folder": (lambda d: ImageFolderDataset(d / "no_images"), "no_images: no such folder", "one sub-folder of images"),
+    "image_folder given a file": (lambda d: ImageFolderDataset(_write(d / "file", "x")),
+                                  "it exists but is not a folder", "one sub-folder of images"),
     "image_folder without classes": (lambda d: ImageFolderDataset(d), "no class folders", "root/<class name>/<images>"),
-    "idx_images": (lambda d: IdxImageDataset(d / "no-images.idx", d / "no-labels.idx"), "no-images.idx: no such file", "an IDX file"),
+    "idx_images": (lambda d: IdxImageDataset(d / "no-images.idx", d / "no-labels.idx"),
+                   "no-images.idx: no such file", "an IDX file"),
     "audio_manifest": (lambda d: ManifestDataset(d / "no.jsonl"), "no.jsonl: no such file", "a JSON-lines manifest"),
 }
 
@@ -223,5 +227,6 @@ def test_a_label_seen_only_in_test_is_named_with_the_known_ones(tmp_path):
     data = DataModule(train, test=test, valid_fraction=0)
     labels = LabelTokenizer()
     labels.fit(train.targets())
-    with pytest.raises(ValueError, match=r"test split \(.*test\.tsv\): label\(s\) 'number' not seen in training; known labels: animal, colour"):
+    known = r"test split \(.*test\.tsv\): label\(s\) 'number' not seen in training; known labels: animal, colour"
+    with pytest.raises(ValueError, match=known):
         data.attach(TextCharTokenizer(d_model=8, alphabet="abc"), labels)

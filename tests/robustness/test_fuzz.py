@@ -4,7 +4,6 @@ random shapes and masks through the core. Nothing crashes with an undocumented e
 from __future__ import annotations
 
 import io
-import struct
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -123,6 +122,7 @@ def test_audio_prepare_of_random_bytes_is_features_or_a_value_error_naming_the_f
         assert torch.isfinite(features).all()
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL")  # PIL warns about damaged metadata it skips
 @FUZZ
 @given(data=_file_bytes(_VALID_PNG), suffix=st.sampled_from([".png", ".jpg", ".bmp"]), channels=st.sampled_from([1, 3]))
 def test_image_prepare_of_random_bytes_is_pixels_or_a_value_error_naming_the_file(data, suffix, channels):
@@ -137,6 +137,7 @@ def test_image_prepare_of_random_bytes_is_pixels_or_a_value_error_naming_the_fil
 @st.composite
 def _sequences(draw):
     """(x, pad_mask, mask_ok): random batch, length and width, and a mask that may be malformed."""
+    torch.manual_seed(draw(st.integers(0, 2**16)))  # the tensors below, and in the test, repeat with the example
     batch, length = draw(st.integers(0, 3)), draw(st.integers(0, 6))  # empty batches and sequences too
     width = draw(st.sampled_from([8, 8, 8, 6]))
     x = torch.randn(batch, length, width)
@@ -144,7 +145,8 @@ def _sequences(draw):
     if kind == "none":
         mask = None
     elif kind == "lengths":
-        lengths = torch.tensor(draw(st.lists(st.integers(min(1, length), length), min_size=batch, max_size=batch)), dtype=torch.long)
+        lengths = draw(st.lists(st.integers(min(1, length), length), min_size=batch, max_size=batch))
+        lengths = torch.tensor(lengths, dtype=torch.long)
         mask = torch.arange(length)[None, :] >= lengths[:, None]
     elif kind == "random":
         flags = draw(st.lists(st.booleans(), min_size=batch * length, max_size=batch * length))

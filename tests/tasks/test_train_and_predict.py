@@ -27,7 +27,7 @@ def _manifest(tiny, task, target, label_key="text"):
     return [
         f"task={task}", "source=audio_fbank", f"target={target}", "data=audio_manifest",
         f"data.train.path={a['train']}", f"+data.train.label_key={label_key}",
-        f"+data.test={{_target_: tformer.data.audio.ManifestDataset, path: {a['test']}}}",
+        f"+data.test={{_target_: tformer.data.audio.ManifestDataset, path: {a['test']}, label_key: {label_key}}}",
     ]
 
 
@@ -54,7 +54,7 @@ RUNS = {
     "translation_text_bpe": (lambda tiny: _text(tiny, "text_bpe", "text_bpe"), "test/bleu"),
     "classification_text": (_tsv, "test/acc"),
     "classification_image": (lambda tiny: _images(tiny, "classification", "label"), "test/acc"),
-    "keyword_spotting_audio": (lambda tiny: _manifest(tiny, "classification", "label"), "test/f1"),
+    "keyword_spotting_audio": (lambda tiny: _manifest(tiny, "classification", "label", "label"), "test/f1"),
     "asr_audio": (lambda tiny: _manifest(tiny, "asr", "text_char"), "test/wer"),
     "captioning_image": (lambda tiny: _images(tiny, "translation", "text_char"), "test/bleu"),
 }

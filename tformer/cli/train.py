@@ -53,7 +53,7 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     L.seed_everything(cfg.seed, workers=True)
     data, task, trainer = build(cfg)
     trainer.fit(task, datamodule=data, ckpt_path=ckpt)
-    result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer), "run_dir": str(run_dir)}
+    result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer, run_dir), "run_dir": str(run_dir)}
     if cfg.get("test", True) and data.test is not None:
         (metrics,) = trainer.test(task, datamodule=data, verbose=False)
         result["test"] = {k: float(v) for k, v in metrics.items()}
@@ -64,11 +64,16 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     return task, result
 
 
-def _last_checkpoint(trainer: L.Trainer) -> str | None:
+def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
+    """The checkpoint of the trained weights; written now if no callback wrote one at the end
+    (a run stopped by ``max_time`` or ``max_steps`` between two scheduled checkpoints)."""
     for callback in trainer.checkpoint_callbacks:
-        if isinstance(callback, ModelCheckpoint):
-            return callback.last_model_path or callback.best_model_path or None
-    return None
+        if isinstance(callback, ModelCheckpoint) and callback.last_model_path:
+            if Path(callback.last_model_path).is_file() and trainer.global_step == callback._last_global_step_saved:
+                return callback.last_model_path
+    path = run_dir / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(path)
+    return str(path)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

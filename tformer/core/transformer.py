@@ -140,7 +140,7 @@ class Decoder(RecordsArguments, nn.Module):
         _check_sequence(memory, memory_pad_mask, self.d_model, "memory")
         cache = DecoderCache(len(self.layers), memory_pad_mask)
         for layer, (_, cross_cache) in zip(self.layers, cache.layers):
-            k, v = layer.cross_attn._heads(layer.cross_attn.kv_proj(memory)).unbind(0)
+            k, v = layer.cross_attn._heads(layer.cross_attn.kv_proj(memory))
             cross_cache.set(k, v)
         return cache
 

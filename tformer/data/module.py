@@ -104,7 +104,7 @@ class DataModule(L.LightningDataModule):
         pin_memory: bool = False,
     ):
         super().__init__()
-        self.held_out = [name for name, split in (("valid", valid), ("test", test)) if split is not None]
+        self._given_splits = [name for name, split in (("valid", valid), ("test", test)) if split is not None]
         if valid is None and valid_fraction > 0:
             train, valid = split_off(train, valid_fraction, seed)
         self.train, self.valid, self.test = train, valid, test
@@ -123,7 +123,7 @@ class DataModule(L.LightningDataModule):
         """
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self._sizes.clear()
-        for name in self.held_out:  # e.g. a test label never seen in training: fail now, not skip it
+        for name in self._given_splits:  # e.g. a test label never seen in training: fail now, not skip it
             split = getattr(self, name)
             origin = getattr(split, "path", None) or getattr(split, "root", None)
             target_tokenizer.check(split.targets(), f"the {name} split" + (f" ({origin})" if origin else ""))

@@ -6,7 +6,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
@@ -70,12 +69,13 @@ def _overlay_grid(panel: SubFigure, maps: AttentionMaps, layers: list[int], head
         heat = _cls_attention(maps.encoder[layer], maps.n_prefix, maps.grid)
         for j, head in enumerate(heads):
             ax = axes[i, j]
-            ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
-            ax.imshow(heat[head].numpy(), cmap="inferno", alpha=0.55, extent=(0, width, height, 0), interpolation="nearest")
+            extent = (0, width, height, 0)  # the same for both, so the patch grid lies on the pixels
+            ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", extent=extent)
+            ax.imshow(heat[head].numpy(), cmap="inferno", alpha=0.55, extent=extent, interpolation="nearest")
             ax.set_title(f"layer {layer} · head {head}", fontsize=9)
             ax.set_axis_off()
     source = "[CLS]" if maps.n_prefix else "all patches (mean; no [CLS])"
-    panel.suptitle(f"{title}: attention from {source} over the patch grid (each panel scaled to its maximum)",
+    panel.suptitle(f"{title}\nfrom {source} over the patches, each panel scaled to its maximum",
                    fontsize=11, fontweight="bold")
 
 
@@ -115,7 +115,7 @@ def attention_figure(maps: AttentionMaps, layer: int | None = None, head: int | 
     longest = max(len(maps.source_labels), len(maps.target_inputs))
     panel = 2.6 if longest <= 16 or maps.image is not None else 3.4
     rows = [n for n, _ in sections]
-    figure = new_figure(1.2 + panel * len(heads), sum(0.9 + panel * n for n in rows) + 0.4)
+    figure = new_figure(max(6.0, 1.2 + panel * len(heads)), sum(0.9 + panel * n for n in rows) + 0.4)
     subfigures = figure.subfigures(len(sections), 1, height_ratios=[0.9 + panel * n for n in rows], squeeze=False)
     for subfigure, (_, draw) in zip(subfigures[:, 0], sections):
         draw(subfigure)

@@ -100,7 +100,7 @@ def curves_figure(runs: Sequence[str | Path]) -> Figure:
         for key, names in _panels(series).items():
             panels.setdefault(key, [])
             panels[key] += [n for n in names if n not in panels[key]]
-    cols = min(3, len(panels))
+    cols = 2 if len(panels) in (2, 4) else min(3, len(panels))
     rows = -(-len(panels) // cols)
     figure = new_figure(4.6 * cols, 3.4 * rows)
     axes = figure.subplots(rows, cols, squeeze=False).ravel()

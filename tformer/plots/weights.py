@@ -9,7 +9,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core import beam_search, greedy_search
 from ..tokenizers import SPECIAL_TOKENS, TextOutput
 
 __all__ = ["AttentionMaps", "collect_attention", "attention_for_input", "token_labels", "prepare_input", "batch_item"]
@@ -108,19 +107,10 @@ def collect_attention(task: Any, prepared: Tensor, beam_size: int = 1) -> Attent
     return maps
 
 
-def _search(task: Any, memory: Tensor, mask: Tensor, beam_size: int) -> list[int]:
-    target = task.target
-    max_len = (~mask).sum(1) + task.hparams.max_len_offset
-    args = (task.core.decoder, memory, mask, target.embed_step, target.project, target.bos_id, target.eos_id, max_len)
-    if beam_size > 1:
-        return beam_search(*args, beam_size=beam_size, alpha=task.hparams.length_penalty)[0]
-    return greedy_search(*args)[0]
-
-
 def _add_decoder_maps(task: Any, maps: AttentionMaps, memory: Tensor, mask: Tensor, beam_size: int) -> None:
     # Decode first, then one teacher-forced pass over <bos> + the output to get every weight at once.
     target = task.target
-    ids = _search(task, memory, mask, beam_size)
+    ids = task.search(memory, mask, beam_size)[0]
     inputs = torch.tensor([[target.bos_id] + ids], device=memory.device)  # (1, T)
     y, _ = target(inputs, torch.tensor([inputs.size(1)], device=memory.device))
     _, weights = task.core.decoder(y, memory, mask, need_weights=True)
