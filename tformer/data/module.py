@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 import warnings
 
 import lightning as L
@@ -13,7 +14,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampl
 from tformer.data.datasets import SKIPPED_ERRORS, PreparedDataset, split_off
 from tformer.data.errors import DataWarning
 from tformer.data.sampler import ResumableBatches, TokenBudgetBatchSampler
-from tformer.tokenizers.base import Tokenizer
+from tformer.tokenizers.base import TextOutput, Tokenizer
 
 __all__ = ["DataModule", "estimate_sizes"]
 
@@ -25,7 +26,8 @@ def estimate_sizes(
 ) -> np.ndarray:
     """Per-item batch cost ``max(source size, target size)`` in tokenizer units, without preparing all items.
 
-    The dataset's ``size_hints()`` (characters, audio frames, 1 per image) are scaled by the ratio
+    Text sides are measured exactly (tokenizing is cheap). Other sides scale the dataset's
+    ``size_hints()`` (audio frames, 1 per image) by the ratio
     ``tokenizer.size(prepare(x)) / hint`` measured on ``sample`` random items, separately for
     sources and targets (e.g. about 1/4 for subwords over characters, 1/4 for 4x audio
     subsampling). A dataset without ``size_hints`` has every item prepared once (slow).
@@ -42,11 +44,15 @@ def estimate_sizes(
     if not hasattr(raw, "size_hints"):
         warnings.warn(f"{type(raw).__name__} has no size_hints(); preparing every item to size it", DataWarning)
         return np.array([_measured(raw[i], source_tokenizer, target_tokenizer) for i in range(len(raw))])
-    source_hints, target_hints = (np.asarray(h, dtype=np.float64) for h in raw.size_hints())
+    hints = [np.asarray(h, dtype=np.float64) for h in raw.size_hints()]
     picked = np.random.default_rng(seed).permutation(len(raw))[:sample]
-    source_ratio = _ratio(raw, picked, 0, source_hints, source_tokenizer)
-    target_ratio = _ratio(raw, picked, 1, target_hints, target_tokenizer)
-    sizes = np.maximum(source_hints * source_ratio, target_hints * target_ratio)
+    sides = []
+    for side, (tokenizer, hint) in enumerate(zip((source_tokenizer, target_tokenizer), hints)):
+        if isinstance(tokenizer, TextOutput):  # subword/character counts are cheap: measure them all
+            sides.append(np.array([_size(tokenizer, raw[i][side]) for i in range(len(raw))], dtype=np.float64))
+        else:
+            sides.append(hint * _ratio(raw, picked, side, hint, tokenizer))
+    sizes = np.maximum(*sides)
     return np.maximum(np.ceil(sizes), 1).astype(np.int64)
 
 
@@ -59,6 +65,13 @@ def _ratio(raw: Dataset, picked: np.ndarray, side: int, hints: np.ndarray, token
             continue
         hinted += hints[index]
     return measured / hinted if hinted > 0 else 1.0
+
+
+def _size(tokenizer: Tokenizer, raw: Any) -> int:
+    try:
+        return tokenizer.size(tokenizer.prepare(raw))
+    except SKIPPED_ERRORS:
+        return 1
 
 
 def _measured(item: tuple, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer) -> int:
