@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test setup system-packages clean
 
 run: setup
-	$(BIN)/tformer-train experiment=vit_fashion_mnist trainer.max_time=00:00:08:00
+	$(BIN)/tformer-train experiment=vit_fashion_mnist trainer.max_epochs=3 data.num_workers=1
 
 test: setup
 	$(BIN)/python -m pytest -q
