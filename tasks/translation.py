@@ -15,7 +15,14 @@ from tformer.tokenizers import Batch, TextOutput, Tokenizer
 
 from .base import Task
 
-__all__ = ["TranslationTask", "shift_target"]
+__all__ = ["TranslationTask", "SacreBLEU", "shift_target"]
+
+
+class SacreBLEU(SacreBLEUScore):
+    """Corpus BLEU on sacreBLEU's usual 0-100 scale (torchmetrics' own is 0-1)."""
+
+    def compute(self) -> Tensor:
+        return super().compute() * 100
 
 
 def shift_target(target: Batch, text: TextOutput) -> tuple[Tensor, Tensor, Tensor]:
@@ -64,7 +71,7 @@ class TranslationTask(Task):
         _check_widths(source, target, core)
         self.core = core
         self.save_hyperparameters(ignore=["source", "target", "core", "optimizer", "scheduler"])
-        self.bleu = torch.nn.ModuleDict({stage: SacreBLEUScore() for stage in ("val", "test")})
+        self.bleu = torch.nn.ModuleDict({stage: SacreBLEU() for stage in ("val", "test")})
 
     def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
         memory, src_mask = self.encode(source)
