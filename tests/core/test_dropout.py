@@ -27,6 +27,10 @@ def test_identity_when_not_training_or_p_zero_and_torch_for_p_one():
     module = Dropout(0.5).eval()
     assert module(x) is x and dropout(x, 0.0) is x
     assert (dropout(x, 1.0) == 0).all()
+    assert dropout(x, 1 - 1e-6).shape == x.shape
+    torch.testing.assert_close(dropout(x, 1e-6), x)  # p below 2^-16: torch's dropout
+    with pytest.raises(ValueError):
+        dropout(x, 1.5)
 
 
 def test_masks_follow_the_seed_and_differ_between_calls():

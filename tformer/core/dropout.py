@@ -19,9 +19,9 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     """
     if not training or p == 0.0:
         return x
-    if x.device.type != "cpu" or not 0.0 < p < 1.0:
-        return F.dropout(x, p, training)  # GPUs have a fused kernel; p = 1 and invalid p's as torch does them
-    threshold = round(p * 2**15)
+    threshold = round(p * 2**15)  # drop where the uniform is below it
+    if x.device.type != "cpu" or not 0 < threshold < 2**15:
+        return F.dropout(x, p, training)  # GPUs have a fused kernel; p near 0 or 1, and invalid p, as torch does
     bits = torch.empty((x.numel() + 3) // 4, dtype=torch.int64, device=x.device).random_()  # [0, 2^63)
     uniform = bits.view(torch.int16)[: x.numel()].view(x.shape) & 0x7FFF  # 15 bits each, [0, 2^15)
     keep = torch.ge(uniform, threshold, out=torch.empty_like(x))  # 1.0 or 0.0 (a bool mask converts slowly)
