@@ -1,0 +1,46 @@
+"""Does averaging the last N checkpoints (the paper's recipe) evaluate at least as well as the last one?
+
+    python -m benchmarks.averaging benchmarks/runs/translation_de_en --last 5 [--beam-size 4]
+
+Averages the run's newest N ``step*.ckpt`` files with ``tformer-average``, then scores the last
+checkpoint and the average on the test split of the run's data set with sacreBLEU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import sacrebleu
+
+import tformer
+import tformer.data  # noqa: F401  (registers the built-in data sets)
+from tformer.registry import DATASETS
+
+
+def score(checkpoint: Path, sources: list[str], references: list[str], beam_size: int) -> float:
+    task = tformer.load(checkpoint)
+    task.hparams.beam_size = beam_size
+    return sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--last", type=int, default=5)
+    parser.add_argument("--beam-size", type=int, default=4)
+    parser.add_argument("--data", default="freedict_de_en")
+    args = parser.parse_args()
+    averaged = args.run / f"averaged_last{args.last}.ckpt"
+    subprocess.run(["tformer-average", str(args.run), "--last", str(args.last), "-o", str(averaged)], check=True)
+    test = DATASETS.build(args.data, split="test")
+    sources, references = list(test.sources()), [str(t) for t in test.targets()]
+    last = score(args.run / "checkpoints" / "last.ckpt", sources, references, args.beam_size)
+    mean = score(averaged, sources, references, args.beam_size)
+    print(f"| test BLEU, beam {args.beam_size} | last checkpoint {last:.2f} | average of last {args.last} {mean:.2f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
