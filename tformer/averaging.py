@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 
-from .checkpoint import KEY, CheckpointError
+from .checkpoint import KEY, CheckpointError, atomic_write
 
 __all__ = ["find_checkpoints", "average_checkpoints", "save_checkpoint"]
 
@@ -123,16 +123,7 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
 
 def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
     """``torch.save`` through a temporary file and a rename, so ``path`` is never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(path, buffer.getvalue())
+    return Path(path)
