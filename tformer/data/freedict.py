@@ -196,7 +196,7 @@ def prepare_freedict(
 
 
 register_builtin(Builtin(
-    "freedict_de_en", "German->English example sentences, phrases and headwords of FreeDict (dict-freedict-deu-eng)",
+    "freedict_de_en", "German->English example sentences and phrases of FreeDict, headwords optional (dict-freedict-deu-eng)",
     prepare_freedict, {"valid_size": 500, "test_size": 500, "seed": 0, "headwords": False, "dict_path": str(DICT_PATH)},
 ))
 
