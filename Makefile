@@ -15,10 +15,10 @@ test: setup
 
 setup: $(STAMP) system-packages
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 'setuptools<82' wheel
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,export]'
 	touch $(STAMP)
 
 system-packages:
