@@ -51,11 +51,10 @@ def from_torch_transformer(model: nn.Transformer) -> EncoderDecoder:
 
 
 def _activation_name(activation) -> str:
-    for name, fn in (("relu", F.relu), ("gelu", F.gelu)):
-        if activation is fn or isinstance(activation, {"relu": nn.ReLU, "gelu": nn.GELU}[name]):
-            if isinstance(activation, nn.GELU) and activation.approximate != "none":
-                break
-            return name
+    if activation is F.relu or isinstance(activation, nn.ReLU):
+        return "relu"
+    if activation is F.gelu or (isinstance(activation, nn.GELU) and activation.approximate == "none"):
+        return "gelu"
     raise ValueError(f"unsupported activation {activation!r}: tformer imports relu and exact gelu")
 
 

@@ -16,19 +16,21 @@ def trivial_baseline(task_name: str, data: Any) -> tuple[str, float, str] | None
     test = data.test
     if test is None or len(test) == 0:
         return None
-    sources, targets = list(test.sources()), [str(t) for t in test.targets()]
+    targets = [str(t) for t in test.targets()]
+    common, _ = Counter(str(t) for t in data.train.targets()).most_common(1)[0]
+    constant = [common] * len(targets)
     if task_name == "classification":
-        majority, _ = Counter(str(t) for t in data.train.targets()).most_common(1)[0]
-        accuracy = sum(t == majority for t in targets) / len(targets)
-        return "test/acc", accuracy, f"always the most frequent training label ({majority!r})"
-    if task_name == "translation" and all(isinstance(s, str) for s in sources):
-        return "test/bleu", sacrebleu.corpus_bleu(sources, [targets]).score, "copy the source sentence"
-    if task_name in ("asr", "translation"):
-        key = "test/wer" if task_name == "asr" else "test/bleu"
-        common, _ = Counter(str(t) for t in data.train.targets()).most_common(1)[0]
-        value = float(word_error_rate([common] * len(targets), targets)) if task_name == "asr" else \
-            sacrebleu.corpus_bleu([common] * len(targets), [targets]).score
-        return key, value, f"always the most frequent training output ({common!r})"
+        accuracy = sum(t == common for t in targets) / len(targets)
+        return "test/acc", accuracy, f"always the most frequent training label ({common!r})"
+    if task_name == "asr":
+        wer = float(word_error_rate(constant, targets))
+        return "test/wer", wer, f"always the most frequent training output ({common!r})"
+    if task_name == "translation":
+        sources = list(test.sources())
+        if all(isinstance(s, str) for s in sources):
+            return "test/bleu", sacrebleu.corpus_bleu(sources, [targets]).score, "copy the source sentence"
+        bleu = sacrebleu.corpus_bleu(constant, [targets]).score
+        return "test/bleu", bleu, f"always the most frequent training output ({common!r})"
     return None
 
 
