@@ -60,6 +60,15 @@ def test_deterministic_per_seed_and_epoch_and_reshuffled_across_epochs():
     assert first == again and first != other_epoch and first != other_seed
 
 
+def test_same_batches_every_epoch_in_a_new_order():
+    # Lightning validates at batch len(sampler) of each epoch: the count may not change.
+    values = sizes(2000)
+    epochs = [ranks(values, replicas=1, epoch=epoch)[0][0] for epoch in range(4)]
+    assert len({len(batches) for batches in epochs}) == 1
+    assert all(sorted(batches) == sorted(epochs[0]) for batches in epochs)
+    assert all(batches != epochs[0] for batches in epochs[1:])
+
+
 def test_no_shuffle_is_sorted_and_stable():
     values = sizes(100)
     sampler = TokenBudgetBatchSampler(values, 200, shuffle=False, num_replicas=1, rank=0)

@@ -36,9 +36,12 @@ def distributed_rank(num_replicas: int | None = None, rank: int | None = None) -
 class TokenBudgetBatchSampler(BatchSampler):
     """Yields lists of indices whose ``max size x count`` stays within ``max_tokens``.
 
-    Each epoch the indices are shuffled, cut into buckets of about ``bucket_size_multiplier``
-    batches, sorted by size inside each bucket (so a batch holds similar lengths and little
-    padding) and cut greedily into batches; the batch order is then shuffled. An item larger
+    The indices are shuffled once (by ``seed``), cut into buckets of about
+    ``bucket_size_multiplier`` batches, sorted by size inside each bucket (so a batch holds
+    similar lengths and little padding) and cut greedily into batches; each epoch shuffles the
+    order of these batches (as fairseq does). Forming the batches once keeps their number the
+    same every epoch, which Lightning relies on: it runs the end-of-epoch validation at batch
+    ``len(sampler)`` of each epoch, so an epoch with fewer batches would skip it. An item larger
     than ``max_tokens`` forms a batch of its own. With several replicas every rank gets the same
     number of disjoint batches: the list is padded by repeating batches (or cut, ``drop_last``)
     to a multiple of ``num_replicas``. The order depends only on ``(seed, epoch)``.
@@ -82,6 +85,7 @@ class TokenBudgetBatchSampler(BatchSampler):
         self.epoch = 0
         typical = int(np.median(self.sizes)) if len(self.sizes) else 1
         self.bucket_size = max(1, max_tokens // typical) * max(1, bucket_size_multiplier)
+        self._batches: list[list[int]] | None = None  # formed once, on first use
         self._cached: tuple[int, list[list[int]]] | None = None
         self._warn_oversized()
 
@@ -110,16 +114,21 @@ class TokenBudgetBatchSampler(BatchSampler):
         return self._cached[1]
 
     def _make_batches(self) -> list[list[int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.sizes)) if self.shuffle else np.arange(len(self.sizes))
+        if self._batches is None:
+            self._batches = self._form_batches()
+        batches = self._batches
+        if self.shuffle:
+            batches = [batches[i] for i in np.random.default_rng([self.seed, self.epoch]).permutation(len(batches))]
+        return self._fit_to_replicas(batches)
+
+    def _form_batches(self) -> list[list[int]]:
+        order = np.random.default_rng([self.seed]).permutation(len(self.sizes)) if self.shuffle else np.arange(len(self.sizes))
         batches: list[list[int]] = []
         for start in range(0, len(order), self.bucket_size):
             bucket = order[start : start + self.bucket_size]
             bucket = bucket[np.argsort(self.sizes[bucket], kind="stable")]
             batches.extend(self._cut(bucket))
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        return self._fit_to_replicas(batches)
+        return batches
 
     def _cut(self, bucket: np.ndarray) -> list[list[int]]:
         """Cut indices sorted by ascending size into batches within the budget."""
