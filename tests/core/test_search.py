@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, greedy_search, length_penalty
+from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, beam_search_nbest, greedy_search, length_penalty
 
 BOS, EOS, VOCAB, D = 1, 2, 5, 16
 
@@ -86,6 +86,21 @@ def test_wide_beam_finds_the_exhaustive_best(toy):
         score = lambda ids: model.log_prob(memory[b : b + 1], mask[b : b + 1], ids) / length_penalty(len(ids), alpha)
         best = max(candidates, key=score)
         assert found[b] == [t for t in best if t != EOS]
+
+
+@torch.no_grad()
+def test_nbest_scores_are_teacher_forced_log_probs(toy):
+    model, memory, mask = toy
+    max_len, alpha = 5, 0.6
+    n_best = model.search(beam_search_nbest, memory, mask, max_len, beam_size=3, alpha=alpha)
+    assert [h[0].ids for h in n_best] == model.search(beam_search, memory, mask, max_len, beam_size=3, alpha=alpha)
+    for b, hypotheses in enumerate(n_best):
+        assert len(hypotheses) == 3
+        assert [h.score for h in hypotheses] == sorted((h.score for h in hypotheses), reverse=True)
+        for h in hypotheses:
+            ids = h.ids + ([EOS] if len(h.ids) < max_len else [])  # cut by the limit: no EOS scored
+            assert h.log_prob == pytest.approx(model.log_prob(memory[b : b + 1], mask[b : b + 1], ids), abs=1e-4)
+            assert h.score == pytest.approx(h.log_prob / length_penalty(len(ids), alpha), abs=1e-4)
 
 
 def test_length_penalty_is_gnmts():

@@ -3,7 +3,7 @@
 from .attention import KVCache, MultiHeadAttention
 from .layers import DecoderLayer, EncoderLayer, FeedForward
 from .positions import LearnedPositions, SinusoidalPositions, sinusoidal_table
-from .search import beam_search, greedy_search, length_penalty
+from .search import Hypothesis, beam_search, beam_search_nbest, greedy_search, length_penalty
 from .transformer import Decoder, DecoderCache, Encoder, EncoderDecoder
 
 __all__ = [
@@ -21,5 +21,7 @@ __all__ = [
     "sinusoidal_table",
     "greedy_search",
     "beam_search",
+    "beam_search_nbest",
+    "Hypothesis",
     "length_penalty",
 ]

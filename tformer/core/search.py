@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
 
 from .transformer import Decoder
 
-__all__ = ["greedy_search", "beam_search", "length_penalty"]
+__all__ = ["greedy_search", "beam_search", "beam_search_nbest", "Hypothesis", "length_penalty"]
 
 EmbedStep = Callable[[Tensor, int], Tensor]  # (B, 1) ids, position -> (B, 1, d)
 Project = Callable[[Tensor], Tensor]  # (B, 1, d) -> (B, 1, V) logits
+
+
+class Hypothesis(NamedTuple):
+    """A finished beam: ``score`` = ``log_prob`` / length penalty; ``ids`` without BOS and EOS."""
+
+    score: float
+    log_prob: float
+    ids: list[int]
 
 
 def length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:
@@ -84,6 +92,26 @@ def beam_search(
     Returns:
         per source, the best hypothesis's ids without BOS and EOS.
     """
+    n_best = beam_search_nbest(decoder, memory, memory_pad_mask, embed_step, project, bos_id, eos_id,
+                               max_len, beam_size, alpha)
+    return [hypotheses[0].ids if hypotheses else [] for hypotheses in n_best]
+
+
+@torch.no_grad()
+def beam_search_nbest(
+    decoder: Decoder,
+    memory: Tensor,
+    memory_pad_mask: Tensor | None,
+    embed_step: EmbedStep,
+    project: Project,
+    bos_id: int,
+    eos_id: int,
+    max_len: int | Tensor,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+) -> list[list[Hypothesis]]:
+    """``beam_search``'s finished hypotheses (up to ``beam_size`` per source), best first, for
+    rescoring with another model (e.g. CTC in ``AsrTask``)."""
     batch, k, device = memory.size(0), beam_size, memory.device
     limits = _max_lengths(max_len, batch, device)
     memory = memory.repeat_interleave(k, dim=0)  # (B*K, S, d)
@@ -92,7 +120,7 @@ def beam_search(
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: keep one
     tokens = torch.full((batch * k, 1), bos_id, dtype=torch.long, device=device)
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     done = torch.zeros(batch, dtype=torch.bool)
     base = (torch.arange(batch, device=device) * k).unsqueeze(1)  # (B, 1)
     for t in range(int(limits.max())):
@@ -113,7 +141,7 @@ def beam_search(
         if bool(done.all()):
             break
         scores = alive_scores.masked_fill(done.to(device).unsqueeze(1), float("-inf"))
-    return [_best(f) for f in finished]
+    return [sorted(f, key=lambda h: -h.score) for f in finished]
 
 
 def _collect_finished(finished, done, top_scores, top_index, is_eos, tokens, k, vocab, t, alpha) -> None:
@@ -122,8 +150,8 @@ def _collect_finished(finished, done, top_scores, top_index, is_eos, tokens, k, 
         if done[b] or len(finished[b]) >= k or top_scores[b, slot] == float("-inf"):
             continue
         beam = b * k + int(top_index[b, slot]) // vocab
-        score = float(top_scores[b, slot]) / length_penalty(t + 1, alpha)
-        finished[b].append((score, tokens[beam, 1:].tolist()))
+        log_prob = float(top_scores[b, slot])
+        finished[b].append(Hypothesis(log_prob / length_penalty(t + 1, alpha), log_prob, tokens[beam, 1:].tolist()))
 
 
 def _finish_at_limit(finished, at_limit, alive_scores, tokens, k, alpha) -> None:
@@ -134,8 +162,6 @@ def _finish_at_limit(finished, at_limit, alive_scores, tokens, k, alpha) -> None
         length = tokens.size(1) - 1
         for j in range(k):
             if len(finished[b]) < k and alive_scores[b, j] > float("-inf"):
-                finished[b].append((float(alive_scores[b, j]) / length_penalty(length, alpha), tokens[b * k + j, 1:].tolist()))
+                log_prob = float(alive_scores[b, j])
+                finished[b].append(Hypothesis(log_prob / length_penalty(length, alpha), log_prob, tokens[b * k + j, 1:].tolist()))
 
-
-def _best(hypotheses: list[tuple[float, list[int]]]) -> list[int]:
-    return max(hypotheses, key=lambda h: h[0])[1] if hypotheses else []
