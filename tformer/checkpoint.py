@@ -41,6 +41,7 @@ def describe(task: Any) -> dict[str, Any]:
         "core": {"class": type(task.core).__name__, "kwargs": dict(task.core.init_kwargs)},
         "source": {"name": TOKENIZERS.name_of(task.source), "kwargs": dict(task.source.init_kwargs)},
         "target": {"name": TOKENIZERS.name_of(task.target), "kwargs": dict(task.target.init_kwargs)},
+        "shared_vocabulary": task.source is task.target,
     }
 
 
@@ -60,7 +61,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     importlib.import_module("tasks")  # registers the built-in tasks
     state = checkpoint["state_dict"]
     source = _tokenizer(spec["source"], state, "source.")
-    target = _tokenizer(spec["target"], state, "target.")
+    target = source if spec.get("shared_vocabulary") else _tokenizer(spec["target"], state, "target.")
     if spec["core"]["class"] not in CORES:
         raise CheckpointError(f"{path}: unknown core {spec['core']['class']!r}; known: {', '.join(CORES)}")
     core = CORES[spec["core"]["class"]](**spec["core"]["kwargs"])

@@ -52,6 +52,7 @@ def _tsv(tiny):
 RUNS = {
     "translation_text_char": (lambda tiny: _text(tiny), "test/bleu"),
     "translation_text_bpe": (lambda tiny: _text(tiny, "text_bpe", "text_bpe"), "test/bleu"),
+    "translation_shared_vocabulary": (lambda tiny: _text(tiny, "text_bpe", "text_bpe") + ["shared_vocabulary=true"], "test/bleu"),
     "classification_text": (_tsv, "test/acc"),
     "classification_image": (lambda tiny: _images(tiny, "classification", "label"), "test/acc"),
     "keyword_spotting_audio": (lambda tiny: _manifest(tiny, "classification", "label", "label"), "test/f1"),
@@ -80,3 +81,22 @@ def test_train_test_save_load_predict(name, tiny, tmp_path):
     assert loaded.predict([]) == []
     # the run directory works as well as the file
     assert tformer.load(tmp_path / "run").predict(inputs[:1]) == before[:1]
+
+
+def test_shared_vocabulary_is_one_tokenizer_fitted_on_both_sides(tiny, tmp_path):
+    task, result = train(compose_run(tmp_path, _text(tiny, "text_bpe", "text_bpe") + ["shared_vocabulary=true", "test=false"]))
+    assert task.source is task.target
+    lines = [line for side in ("train.de", "train.en") for line in open(tiny["text"][side], encoding="utf-8").read().splitlines()]
+    assert all(task.target.unk_id not in task.target.prepare(line).tolist() for line in lines)  # both languages covered
+    # one embedding (tied to the output projection) besides the core
+    weights = sum(p.numel() for p in task.parameters())
+    assert weights == sum(p.numel() for p in task.core.parameters()) + task.target.embedding.weight.numel()
+    loaded = tformer.load(result["checkpoint"])
+    assert loaded.source is loaded.target
+    torch.testing.assert_close(loaded.source.embedding.weight, task.source.embedding.weight)
+
+
+def test_shared_vocabulary_needs_the_same_tokenizer_on_both_sides(tiny, tmp_path):
+    overrides = _text(tiny, "text_bpe", "text_bpe") + ["shared_vocabulary=true", "target.vocab_size=50"]
+    with pytest.raises(ValueError, match="source and target differ in: vocab_size"):
+        train(compose_run(tmp_path, overrides))

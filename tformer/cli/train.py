@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import warnings
@@ -27,12 +28,7 @@ log = logging.getLogger("tformer.train")
 def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     """Instantiate data, tokenizers (fitted on the training split), task and trainer."""
     data = instantiate(cfg.data, _convert_="all")
-    source = instantiate(cfg.source, _convert_="all")
-    target = instantiate(cfg.target, _convert_="all")
-    for side, tokenizer, corpus in (("source", source, data.train.sources), ("target", target, data.train.targets)):
-        if tokenizer.needs_fit:
-            log.info("fitting the %s tokenizer (%s) on the training split", side, type(tokenizer).__name__)
-            tokenizer.fit(corpus())
+    source, target = _tokenizers(cfg, data)
     data.attach(source, target)
     task = instantiate(cfg.task, source=source, target=target, _convert_="all")
     if cfg.get("compile"):
@@ -42,6 +38,28 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     callbacks.append(ExactResume())
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, _convert_="all")
     return data, task, trainer
+
+
+def _tokenizers(cfg: DictConfig, data: Any) -> tuple[Any, Any]:
+    """The source and target tokenizers, fitted on the training split; with
+    ``shared_vocabulary=true`` one tokenizer (one vocabulary, one embedding) serves both sides."""
+    if cfg.get("shared_vocabulary"):
+        if OmegaConf.to_container(cfg.source, resolve=True) != OmegaConf.to_container(cfg.target, resolve=True):
+            differ = sorted(k for k in set(cfg.source) | set(cfg.target) if cfg.source.get(k) != cfg.target.get(k))
+            raise ValueError("shared_vocabulary=true needs the same source and target tokenizer; "
+                             f"source and target differ in: {', '.join(differ)}")
+        tokenizer = instantiate(cfg.source, _convert_="all")
+        if tokenizer.needs_fit:
+            log.info("fitting one %s on both sides of the training split", type(tokenizer).__name__)
+            tokenizer.fit(itertools.chain(data.train.sources(), data.train.targets()))
+        return tokenizer, tokenizer
+    source = instantiate(cfg.source, _convert_="all")
+    target = instantiate(cfg.target, _convert_="all")
+    for side, tokenizer, corpus in (("source", source, data.train.sources), ("target", target, data.train.targets)):
+        if tokenizer.needs_fit:
+            log.info("fitting the %s tokenizer (%s) on the training split", side, type(tokenizer).__name__)
+            tokenizer.fit(corpus())
+    return source, target
 
 
 def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
