@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics import Metric
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
 from tformer.core import EncoderDecoder, Hypothesis, beam_search_nbest
@@ -57,9 +58,9 @@ class AsrTask(TranslationTask):
                          length_penalty, max_len_offset, val_decode, predict_batch_size)
         self.save_hyperparameters(ignore=["source", "target", "core", "optimizer", "scheduler"])
         self.ctc_head = nn.Linear(core.d_model, target.vocab_size)
-        self.wer = nn.ModuleDict({stage: WordErrorRate() for stage in ("val", "test")})
-        self.cer = nn.ModuleDict({stage: CharErrorRate() for stage in ("val", "test")})
-        del self.bleu
+
+    def new_text_metrics(self) -> dict[str, Metric]:
+        return {"wer": WordErrorRate(), "cer": CharErrorRate()}
 
     def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
         attention_loss, (memory, src_mask) = super().loss(source, target)
@@ -114,16 +115,6 @@ class AsrTask(TranslationTask):
             out.append(scores[start : start + len(hypotheses)])
             start += len(hypotheses)
         return out
-
-    def update_metrics(self, stage: str, source: Batch, target: Batch, outputs: Any) -> None:
-        if stage == "val" and not self.hparams.val_decode:
-            return
-        hypotheses = self.decode(*outputs, beam_size=1 if stage == "val" else self.hparams.beam_size)
-        references = self.references(target)
-        self.wer[stage].update(hypotheses, references)
-        self.cer[stage].update(hypotheses, references)
-        self.log(f"{stage}/wer", self.wer[stage], prog_bar=True, batch_size=len(hypotheses))
-        self.log(f"{stage}/cer", self.cer[stage], batch_size=len(hypotheses))
 
     @torch.no_grad()
     def transcribe_ctc(self, source: Batch) -> list[str]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+from torchmetrics import Metric
 from torchmetrics.text import SacreBLEUScore
 
 from tformer.core import EncoderDecoder, beam_search, greedy_search
@@ -19,7 +20,11 @@ __all__ = ["TranslationTask", "SacreBLEU", "shift_target"]
 
 
 class SacreBLEU(SacreBLEUScore):
-    """Corpus BLEU on sacreBLEU's usual 0-100 scale (torchmetrics' own is 0-1)."""
+    """Corpus BLEU on sacreBLEU's usual 0-100 scale (torchmetrics' own is 0-1), one reference
+    per hypothesis given as a plain string."""
+
+    def update(self, preds: list[str], target: list[str]) -> None:
+        super().update(preds, [[text] for text in target])
 
     def compute(self) -> Tensor:
         return super().compute() * 100
@@ -71,7 +76,12 @@ class TranslationTask(Task):
         _check_widths(source, target, core)
         self.core = core
         self.save_hyperparameters(ignore=["source", "target", "core", "optimizer", "scheduler"])
-        self.bleu = torch.nn.ModuleDict({stage: SacreBLEU() for stage in ("val", "test")})
+        self.text_metrics = nn.ModuleDict({stage: nn.ModuleDict(self.new_text_metrics()) for stage in ("val", "test")})
+
+    def new_text_metrics(self) -> dict[str, Metric]:
+        """The metrics of decoded text, by name; each takes ``update(hypotheses, references)``
+        (lists of strings); the first is shown in the progress bar."""
+        return {"bleu": SacreBLEU()}
 
     def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
         memory, src_mask = self.encode(source)
@@ -97,9 +107,10 @@ class TranslationTask(Task):
         if stage == "val" and not self.hparams.val_decode:
             return
         hypotheses = self.decode(*outputs, beam_size=1 if stage == "val" else self.hparams.beam_size)
-        references = [[text] for text in self.references(target)]
-        self.bleu[stage].update(hypotheses, references)
-        self.log(f"{stage}/bleu", self.bleu[stage], prog_bar=True, batch_size=len(hypotheses))
+        references = self.references(target)
+        for index, (name, metric) in enumerate(self.text_metrics[stage].items()):
+            metric.update(hypotheses, references)
+            self.log(f"{stage}/{name}", metric, prog_bar=index == 0, batch_size=len(hypotheses))
 
     def references(self, target: Batch) -> list[str]:
         return [self.target.decode(ids[:n]) for ids, n in zip(target.values.tolist(), target.lengths.tolist())]
