@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 from typing import Any, Callable, Sequence
@@ -49,10 +50,10 @@ class Task(L.LightningModule):
     def configure_optimizers(self):
         if self.optimizer_factory is None:
             raise ValueError("task.optimizer is not set: give an optimizer partial (see conf/task/*.yaml)")
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = _checked(self.optimizer_factory, "task.optimizer")(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        factory = self.scheduler_factory
+        factory = _checked(self.scheduler_factory, "task.scheduler")
         if "total_steps" in inspect.signature(factory).parameters and factory.keywords.get("total_steps") is None:
             factory = functools.partial(factory, total_steps=int(self.trainer.estimated_stepping_batches))
         scheduler = factory(optimizer)
@@ -131,6 +132,24 @@ class Task(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[checkpoint_key] = describe(self)
+
+
+def _checked(factory: Callable, key: str) -> Callable:
+    """``factory`` (a partial from the config) if its keywords are arguments of what it calls;
+    otherwise an error naming the config key, the stray argument and the accepted ones."""
+    if not isinstance(factory, functools.partial):
+        return factory
+    parameters = inspect.signature(factory.func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return factory
+    accepted = [name for name in parameters if name not in ("self", "params", "optimizer")]
+    for name in factory.keywords:
+        if name not in parameters:
+            close = difflib.get_close_matches(name, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{key}.{name} is not an argument of {getattr(factory.func, '__name__', factory.func)}.{hint} "
+                             f"Its arguments: {', '.join(accepted)} (remove it with ~{key}.{name})")
+    return factory
 
 
 def masked_mean(x: Tensor, pad_mask: Tensor) -> Tensor:

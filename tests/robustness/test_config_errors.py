@@ -65,3 +65,25 @@ def test_an_unknown_registry_name_suggests_the_closest():
 def test_an_unknown_constructor_argument_lists_the_accepted_ones():
     with pytest.raises(TypeError, match=r"unknown argument 'vocab_sise'\. Did you mean 'vocab_size'\?"):
         TOKENIZERS.build("text_bpe", d_model=8, vocab_sise=100)
+
+
+@pytest.mark.parametrize(
+    "key, overrides, message",
+    [
+        ("scheduler", ["task/scheduler=cosine", "+task.scheduler.scale=0.5"],
+         r"task\.scheduler\.scale is not an argument of warmup_cosine\. Its arguments: warmup_steps, total_steps, min_ratio"),
+        ("optimizer", ["+task.optimizer.betass=[0.9,0.98]"],
+         r"task\.optimizer\.betass is not an argument of Adam\. Did you mean 'betas'\?"),
+    ],
+)
+def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, message):
+    # Switching task/scheduler=cosine keeps a recipe's inverse_sqrt keys (scale): name the key.
+    from hydra.utils import instantiate
+
+    from tasks.base import _checked
+
+    task = _compose(["task=translation"] + overrides).task
+    with pytest.raises(ValueError, match=message):
+        _checked(instantiate(task[key]), f"task.{key}")
+    other = instantiate(task["scheduler" if key == "optimizer" else "optimizer"])
+    assert _checked(other, "task.other") is other
