@@ -36,8 +36,8 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
     return out
 
 
-def run(recipe: str, overrides: list[str]) -> dict:
-    run_dir = RUNS / recipe
+def run(recipe: str, overrides: list[str], tag: str = "") -> dict:
+    run_dir = RUNS / (f"{recipe}-{tag}" if tag else recipe)
     command = ["tformer-train", f"experiment={recipe}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *overrides]
     started = time.time()
     subprocess.run(command, check=True)
@@ -55,9 +55,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipes", nargs="+")
     parser.add_argument("--override", action="append", default=[], help="a Hydra override for every recipe")
+    parser.add_argument("--tag", default="", help="run into benchmarks/runs/RECIPE-TAG (to keep variants apart)")
     args = parser.parse_args()
     for recipe in args.recipes:
-        summary = run(recipe, args.override)
+        summary = run(recipe, args.override, args.tag)
         tests = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary["test"].items()))
         print(f"| {recipe} | {tests} | {summary['wall_minutes']} min |", flush=True)
 
