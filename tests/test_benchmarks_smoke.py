@@ -37,3 +37,17 @@ def test_mfu_script_runs_on_cpu(speed, capsys):
 
     speed_mfu.main(["--quick", "--device", "cpu"])
     assert "MFU" in capsys.readouterr().out
+
+
+def test_asr_step_counts_the_convolution_it_runs(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import asr_step
+    from tformer.tokenizers.audio import Conv2dSubsampling
+
+    conv = Conv2dSubsampling(80, 16, 4).conv
+    first, second = conv[0], conv[2]
+    hidden = first(torch.zeros(1, 1, asr_step.FRAMES, 80))
+    out = second(hidden)
+    expected = out[0, 0].numel() * 4 * 4 * 9  # output positions x in x out channels x 3x3 kernel
+    assert asr_step.macs_per_utterance(4)[0] == expected
+    assert asr_step.step_seconds(4, steps=1) > 0
