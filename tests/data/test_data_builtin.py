@@ -174,3 +174,16 @@ def test_missing_espeak_names_the_package(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="apt-get install -y espeak-ng"):
         prepared_folder("espeak_sentences", tmp_path, train_size=1, valid_size=1, test_size=1)
     assert not (tmp_path / "espeak_sentences").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DICT_PATH.exists(), reason="dict-freedict-deu-eng is not installed")
+def test_real_freedict_with_headwords_keeps_the_sentence_test_split(tmp_path):
+    plain = DATASETS.build("freedict_de_en", split="test", root=str(tmp_path / "plain"))
+    train = DATASETS.build("freedict_de_en", split="train", root=str(tmp_path / "all"), headwords=True)
+    test = DATASETS.build("freedict_de_en", split="test", root=str(tmp_path / "all"), headwords=True)
+    info = json.loads((tmp_path / "all" / "freedict_de_en" / "info.json").read_text())
+    assert info["options"]["headwords"] is True
+    assert len(train) > 700_000 and ("Aal", "Eel") in set(train.pairs)  # a headword pair
+    assert all(is_sentence(de) for de in test.sources()) and not set(test.sources()) & set(train.sources())
+    assert len(test) == len(plain) == 500

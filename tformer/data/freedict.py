@@ -202,16 +202,20 @@ register_builtin(Builtin(
 
 
 @DATASETS.register("freedict_de_en")
-def freedict_de_en(split: str = "train", root: str | None = None, max_chars: int = 1000) -> ParallelTextDataset:
+def freedict_de_en(
+    split: str = "train", root: str | None = None, max_chars: int = 1000, headwords: bool = False,
+) -> ParallelTextDataset:
     """The FreeDict German->English pairs of one split, prepared on first use.
 
     Args:
         split: "train", "valid" or "test".
         root: the data root (see ``tformer.data.builtin.data_root``).
         max_chars: passed to ``ParallelTextDataset``.
+        headwords: train on the headword translations too (778,605 more pairs; valid and test
+            stay full sentences). Give every split the same value: another prepares the set again.
     Returns:
         The split as a parallel-text dataset.
     """
-    folder = prepared_folder("freedict_de_en", root)
+    folder = prepared_folder("freedict_de_en", root, headwords=headwords)
     split = check_split(split)
     return ParallelTextDataset(folder / f"{split}.de", folder / f"{split}.en", max_chars=max_chars)
