@@ -6,6 +6,7 @@ import lightning as L
 import pytest
 import torch
 from torch import nn
+from torch.multiprocessing.spawn import ProcessExitedException
 
 from tformer.data import DataModule, ParallelTextDataset
 
@@ -47,7 +48,15 @@ def test_two_ranks_equal_batches_and_full_coverage(tmp_path):
     data.attach(CharIds(), CharIds())
     trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(GatheringTask(tmp_path / "seen.json"), datamodule=data)
+    try:
+        trainer.fit(GatheringTask(tmp_path / "seen.json"), datamodule=data)
+    except ProcessExitedException as error:
+        # gloo's threads can abort a spawned worker as it exits ("terminate called without an
+        # active exception", SIGABRT) after training ended; only that is tolerated: both epochs
+        # must have been gathered and written.
+        written = (tmp_path / "seen.json").read_text() if (tmp_path / "seen.json").exists() else "[]"
+        if error.signal_name != "SIGABRT" or len(json.loads(written)) != 2:
+            raise
     epochs = json.loads((tmp_path / "seen.json").read_text())
     assert len(epochs) == 2
     for (items0, batches0), (items1, batches1) in epochs:
