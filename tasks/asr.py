@@ -70,9 +70,13 @@ class AsrTask(TranslationTask):
         ctc = self._ctc_loss(memory, src_mask, target)
         return w * ctc + (1 - w) * attention_loss, (memory, src_mask)
 
+    def _ctc_log_probs(self, memory: Tensor) -> Tensor:
+        """(B, T, d) encoder output -> (T, B, V) CTC log-probabilities, in float32 whatever the
+        autocast dtype: half precision overflows CTC's sums."""
+        return self.ctc_head(memory).float().log_softmax(-1).transpose(0, 1)
+
     def _ctc_loss(self, memory: Tensor, src_mask: Tensor, target: Batch) -> Tensor:
-        # CTC in float32 whatever the autocast dtype: half precision overflows its sums.
-        log_probs = self.ctc_head(memory).float().log_softmax(-1).transpose(0, 1)  # (T, B, V)
+        log_probs = self._ctc_log_probs(memory)  # (T, B, V)
         input_lengths = (~src_mask).sum(1)
         lengths = target.lengths.to(memory.device)
         total = F.ctc_loss(log_probs, target.values, input_lengths, lengths, blank=self.target.pad_id,
@@ -101,7 +105,7 @@ class AsrTask(TranslationTask):
         if not rows:
             return [[] for _ in n_best]
         index = torch.tensor(rows, device=memory.device)
-        log_probs = self.ctc_head(memory).float().log_softmax(-1).index_select(0, index).transpose(0, 1)
+        log_probs = self._ctc_log_probs(memory).index_select(1, index)  # (T, N, V), one column per hypothesis
         ids = [h.ids for hypotheses in n_best for h in hypotheses]
         lengths = torch.tensor([len(i) for i in ids], device=memory.device)
         targets = torch.zeros(len(ids), max(1, int(lengths.max())), dtype=torch.long, device=memory.device)
