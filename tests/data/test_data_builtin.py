@@ -114,6 +114,27 @@ def test_prepare_freedict_on_a_toy_dictionary(tmp_path):
     assert not set(lines["train"]) & set(lines["valid"] + lines["test"])
 
 
+def test_headword_min_words_keeps_phrases_and_drops_the_word_list(tmp_path):
+    phrase = "sich bei jdm. einschmeicheln /zɪç/ <v>\ncurry favour with sb.; ingratiate oneself\n"
+    sentences = "".join(f'      "Satz Nummer {i} ist hier."  - Sentence number {i} is here.\n' for i in range(4))
+    path = write_dictd(tmp_path, [ENTRY, phrase, "Satz /zats/ <masc>\nsentence, clause\n" + sentences])
+    trains = {}
+    for min_words in (1, 2, 3):
+        out = tmp_path / f"min{min_words}"
+        out.mkdir()
+        prepare_freedict(out, valid_size=1, test_size=2, dict_path=str(path), headwords=True, headword_min_words=min_words)
+        trains[min_words] = set(zip((out / "train.de").read_text().splitlines(), (out / "train.en").read_text().splitlines()))
+        assert (out / "test.de").read_text() == (tmp_path / "min1" / "test.de").read_text()  # test split unchanged
+    assert ("Satz", "sentence") in trains[1] and ("Aal blau", "Eel steamed") in trains[1]
+    assert ("Aal blau", "Eel steamed") in trains[2] and ("Satz", "sentence") not in trains[2]
+    assert trains[3] == trains[1] - {("Satz", "sentence"), ("Satz", "clause"), ("Aal blau", "Eel au bleu"),
+                                     ("Aal blau", "Eel steamed")}
+    assert ("sich bei jdm. einschmeicheln", "ingratiate oneself") in trains[3]
+    assert {de for de, _ in trains[3]} >= {"Aal in Aspik"}  # examples stay, whatever their length
+    with pytest.raises(DataError, match="headword_min_words=0.*whole number >= 1"):
+        prepare_freedict(tmp_path, dict_path=str(path), headwords=True, headword_min_words=0)
+
+
 def test_missing_dictionary_names_the_package(tmp_path):
     with pytest.raises(DataError, match="apt-get install -y dict-freedict-deu-eng"):
         next(read_entries(tmp_path / "none.dict.dz"))

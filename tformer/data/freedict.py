@@ -168,7 +168,7 @@ def split_pairs(
 
 def prepare_freedict(
     folder: Path, valid_size: int = 500, test_size: int = 500, seed: int = 0,
-    headwords: bool = False, dict_path: str = str(DICT_PATH),
+    headwords: bool = False, headword_min_words: int = 1, dict_path: str = str(DICT_PATH),
 ) -> dict:
     """Write ``{train,valid,test}.{de,en}`` (line-aligned) into ``folder``.
 
@@ -178,15 +178,22 @@ def prepare_freedict(
         test_size: test sentences.
         seed: the split seed.
         headwords: also train on headword translations, not only on examples.
+        headword_min_words: with ``headwords``, keep only headwords of at least this many German
+            words (3: the phrases and sentences, not the word list).
         dict_path: the dictd ``.dict.dz`` file.
     Returns:
         The info record: split counts, example and headword pair counts.
     """
+    if not isinstance(headword_min_words, int) or headword_min_words < 1:
+        raise DataError(f"freedict_de_en: headword_min_words={headword_min_words!r}; expected a whole number >= 1 "
+                        "(1: every headword, 3: phrases and sentences)")
     pairs = [p for entry in read_entries(dict_path) for p in entry_pairs(entry)]
     kinds = {"example": len({p[:2] for p in pairs if p[2] == "example"}),
              "headword": len({p[:2] for p in pairs if p[2] == "headword"})}
     if not headwords:
         pairs = [p for p in pairs if p[2] == "example"]
+    elif headword_min_words > 1:
+        pairs = [p for p in pairs if p[2] == "example" or len(p[0].split()) >= headword_min_words]
     splits = split_pairs(pairs, valid_size, test_size, seed)
     for split, rows in splits.items():
         for side, language in enumerate(("de", "en")):
@@ -197,13 +204,15 @@ def prepare_freedict(
 
 register_builtin(Builtin(
     "freedict_de_en", "German->English example sentences and phrases of FreeDict, headwords optional (dict-freedict-deu-eng)",
-    prepare_freedict, {"valid_size": 500, "test_size": 500, "seed": 0, "headwords": False, "dict_path": str(DICT_PATH)},
+    prepare_freedict, {"valid_size": 500, "test_size": 500, "seed": 0, "headwords": False, "headword_min_words": 1,
+     "dict_path": str(DICT_PATH)},
 ))
 
 
 @DATASETS.register("freedict_de_en")
 def freedict_de_en(
     split: str = "train", root: str | None = None, max_chars: int = 1000, headwords: bool = False,
+    headword_min_words: int = 1,
 ) -> ParallelTextDataset:
     """The FreeDict German->English pairs of one split, prepared on first use.
 
@@ -213,9 +222,11 @@ def freedict_de_en(
         max_chars: passed to ``ParallelTextDataset``.
         headwords: train on the headword translations too (778,605 more pairs; valid and test
             stay full sentences). Give every split the same value: another prepares the set again.
+        headword_min_words: with ``headwords``, only headwords of at least this many German words
+            (3: 66,879 phrase and sentence pairs such as "sich bei jdm. einschmeicheln").
     Returns:
         The split as a parallel-text dataset.
     """
-    folder = prepared_folder("freedict_de_en", root, headwords=headwords)
+    folder = prepared_folder("freedict_de_en", root, headwords=headwords, headword_min_words=headword_min_words)
     split = check_split(split)
     return ParallelTextDataset(folder / f"{split}.de", folder / f"{split}.en", max_chars=max_chars)
