@@ -51,3 +51,47 @@ def test_asr_step_counts_the_convolution_it_runs(monkeypatch):
     expected = out[0, 0].numel() * 4 * 4 * 9  # output positions x in x out channels x 3x3 kernel
     assert asr_step.macs_per_utterance(4)[0] == expected
     assert asr_step.step_seconds(4, steps=1) > 0
+
+
+def test_decoding_grid_scores_each_setting_as_sacrebleu_does(monkeypatch, tmp_path_factory):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import sacrebleu
+
+    import tformer
+    from benchmarks import decoding
+    from tests.tiny_checkpoints import trained_run
+
+    tiny = trained_run("text", tmp_path_factory)
+    task = tformer.load(tiny.ckpt)
+    sources, references = ["ich sehe das haus", "das haus ist gross"], ["i see the house", "the house is big"]
+    scores = decoding.grid(task, sources, references, beams=[1, 2], alphas=[0.6, 1.0])
+    assert list(scores) == [(1, 0.0), (2, 0.6), (2, 1.0)]  # greedy once: it has no length penalty
+    task.hparams.beam_size = 1
+    assert scores[1, 0.0] == sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+
+
+def test_decoding_needs_a_run_directory(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import decoding
+
+    monkeypatch.setattr("sys.argv", ["decoding", str(tmp_path)])
+    with pytest.raises(SystemExit, match="config.yaml not found: give a run directory"):
+        decoding.main()
+
+
+def test_sweep_reads_variants_and_summarizes_a_run(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import sweep
+
+    assert sweep.parse_variant("d03=model.dropout=0.3 task.optimizer.lr=2e-3") == (
+        "d03", ["model.dropout=0.3", "task.optimizer.lr=2e-3"])
+    assert sweep.parse_variant("base=") == ("base", [])
+    with pytest.raises(SystemExit, match="TAG=OVERRIDES"):
+        sweep.parse_variant("model.dropout")
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,step,train/loss,val/bleu,val/loss\n0,10,5.0,,\n0,10,,1.5,4.0\n1,20,,3.0,4.2\n")
+    (tmp_path / "metrics.json").write_text('{"test": {"test/bleu": 2.5}}')
+    summary = sweep.summarize("d03", tmp_path, 0, 1.0)
+    assert summary["best"] == {"val/bleu": 3.0, "val/loss": 4.0}  # highest BLEU, lowest loss
+    assert summary["updates"] == 20 and summary["test"] == {"test/bleu": 2.5}
+    assert (tmp_path / "summary.json").is_file()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from omegaconf import OmegaConf
+
 from tests import tiny_data
 from tests.tasks.conftest import compose_run
 from tformer.cli.train import train
@@ -51,7 +53,10 @@ def trained_run(name: str, tmp_path_factory) -> TinyRun:
     if name not in _RUNS:
         root = tmp_path_factory.mktemp(f"tiny_{name}")
         overrides, sample = _overrides(name, root)
-        train(compose_run(root, overrides + _COMMON))
+        cfg = compose_run(root, overrides + _COMMON)
+        train(cfg)
         run = root / "run"
+        (run / ".hydra").mkdir()
+        OmegaConf.save(cfg, run / ".hydra" / "config.yaml")  # as tformer-train's Hydra writes it
         _RUNS[name] = TinyRun(run, run / "checkpoints" / "last.ckpt", sample)
     return _RUNS[name]

@@ -1,0 +1,65 @@
+"""Choose the beam size and length penalty on the validation split, then score the test split.
+
+    python -m benchmarks.decoding benchmarks/runs/translation_de_en [--beams 1 4 8] [--alphas 0.6 1.0 1.4]
+
+Loads the run's last checkpoint and its data module (from the run's ``.hydra/config.yaml``), scores
+every (beam, alpha) pair on the validation sentences with sacreBLEU, and scores the test split
+with the recipe's own setting and with the validation's best, so the test set chooses nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import hydra
+import sacrebleu
+from omegaconf import OmegaConf
+
+import tformer
+
+
+def bleu(task, sources: list[str], references: list[str], beam_size: int, alpha: float) -> float:
+    task.hparams.beam_size, task.hparams.length_penalty = beam_size, alpha
+    return sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+
+
+def grid(task, sources: list[str], references: list[str], beams: list[int], alphas: list[float]) -> dict:
+    """BLEU for every (beam, alpha); greedy (beam 1) once, with alpha 0 (it has no length penalty)."""
+    return {(beam, alpha): bleu(task, sources, references, beam, alpha)
+            for beam in beams for alpha in (alphas if beam > 1 else [0.0])}
+
+
+def sentences(raw) -> tuple[list[str], list[str]]:
+    return list(raw.sources()), [str(t) for t in raw.targets()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--beams", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.6, 1.0, 1.4])
+    parser.add_argument("--checkpoint", default="checkpoints/last.ckpt", help="relative to the run")
+    args = parser.parse_args()
+    config = args.run / ".hydra" / "config.yaml"
+    if not config.is_file():
+        raise SystemExit(f"{config} not found: give a run directory written by tformer-train")
+    cfg = OmegaConf.load(config)
+    task = tformer.load(args.run / args.checkpoint)
+    default = (task.hparams.beam_size, task.hparams.length_penalty)
+    data = hydra.utils.instantiate(cfg.data)  # the run's splits, a valid_fraction split-off too
+    if data.valid is None or data.test is None:
+        raise SystemExit(f"{config}: the run's data has no validation or no test split")
+    valid, test = sentences(data.valid), sentences(data.test)
+    print("| beam | length penalty | validation BLEU |\n|---|---|---|")
+    scores = grid(task, *valid, args.beams, args.alphas)
+    for (beam, alpha), score in scores.items():
+        print(f"| {beam} | {alpha} | {score:.2f} |")
+    best = max(scores, key=scores.get)
+    for name, (beam, alpha) in (("recipe", default), ("best on validation", best)):
+        print(f"test BLEU, {name} (beam {beam}, length penalty {alpha}): {bleu(task, *test, beam, alpha):.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
