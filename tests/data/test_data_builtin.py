@@ -131,7 +131,7 @@ def test_headword_min_words_keeps_phrases_and_drops_the_word_list(tmp_path):
                                      ("Aal blau", "Eel steamed")}
     assert ("sich bei jdm. einschmeicheln", "ingratiate oneself") in trains[3]
     assert {de for de, _ in trains[3]} >= {"Aal in Aspik"}  # examples stay, whatever their length
-    with pytest.raises(DataError, match="headword_min_words=0.*whole number >= 1"):
+    with pytest.raises(DataError, match=r"headword_min_words=0 \(data.train.headword_min_words.*whole number >= 1"):
         prepare_freedict(tmp_path, dict_path=str(path), headwords=True, headword_min_words=0)
 
 

@@ -185,8 +185,8 @@ def prepare_freedict(
         The info record: split counts, example and headword pair counts.
     """
     if not isinstance(headword_min_words, int) or headword_min_words < 1:
-        raise DataError(f"freedict_de_en: headword_min_words={headword_min_words!r}; expected a whole number >= 1 "
-                        "(1: every headword, 3: phrases and sentences)")
+        raise DataError(f"freedict_de_en: headword_min_words={headword_min_words!r} (data.train.headword_min_words in "
+                        "a config); expected a whole number >= 1 (1: every headword, 3: phrases and sentences)")
     pairs = [p for entry in read_entries(dict_path) for p in entry_pairs(entry)]
     kinds = {"example": len({p[:2] for p in pairs if p[2] == "example"}),
              "headword": len({p[:2] for p in pairs if p[2] == "headword"})}
