@@ -69,9 +69,9 @@ def test_ctrl_c_saves_where_training_stopped_and_resume_picks_it(tiny, tmp_path)
     while _logged_steps(run_dir) < 2 and process.poll() is None and time.time() < deadline:  # a few updates done
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=120)
     interrupted = run_dir / "checkpoints" / "interrupted.ckpt"
-    assert interrupted.is_file() and not (run_dir / "checkpoints" / "last.ckpt").exists()
+    assert interrupted.is_file() and not (run_dir / "checkpoints" / "last.ckpt").exists(), stderr[-3000:]
     step = torch.load(interrupted, weights_only=True)["global_step"]
     assert step > 0
     resumed, _ = train(compose_run(tmp_path, overrides[:-1] + [f"trainer.max_steps={step + 2}", f"ckpt_path={run_dir}"]))
