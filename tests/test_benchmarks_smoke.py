@@ -70,7 +70,7 @@ def test_decoding_grid_scores_each_setting_as_sacrebleu_does(monkeypatch, tmp_pa
     assert scores[1, 0.0] == sacrebleu.corpus_bleu(task.predict(sources), [references]).score
 
 
-def test_decoding_needs_a_run_directory(monkeypatch, tmp_path, capsys):
+def test_decoding_needs_a_run_directory(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks import decoding
 

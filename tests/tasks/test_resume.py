@@ -61,13 +61,16 @@ def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_saves_where_training_stopped_and_resume_picks_it(tiny, tmp_path):
-    overrides = _overrides(tiny) + ["callbacks.checkpoint.every_n_train_steps=1000", f"trainer.max_steps={STEPS * 100}"]
+    # no epoch or step limit the tiny run could reach before the signal: it trains until interrupted
+    overrides = _overrides(tiny) + ["callbacks.checkpoint.every_n_train_steps=1000", "trainer.max_epochs=-1",
+                                    f"trainer.max_steps={10**9}"]
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "tformer.cli.train", *FAST, *overrides, f"hydra.run.dir={run_dir}"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while _logged_steps(run_dir) < 2 and process.poll() is None and time.time() < deadline:  # a few updates done
         time.sleep(0.05)
+    assert process.poll() is None, "training ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     interrupted = run_dir / "checkpoints" / "interrupted.ckpt"
