@@ -3,7 +3,7 @@
     python -m benchmarks.averaging benchmarks/runs/translation_de_en --last 5 [--beam-size 4]
 
 Averages the run's newest N ``step*.ckpt`` files with ``tformer-average``, then scores the last
-checkpoint and the average on the test split of the run's data set with sacreBLEU.
+checkpoint and the average on the test split of the run's own data config with sacreBLEU.
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import sacrebleu
-
 import tformer
-import tformer.data  # noqa: F401  (registers the built-in data sets)
-from tformer.registry import DATASETS
+from benchmarks.decoding import bleu, run_splits
 
 
 def score(checkpoint: Path, sources: list[str], references: list[str], beam_size: int) -> float:
     task = tformer.load(checkpoint)
-    task.hparams.beam_size = beam_size
-    return sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+    return bleu(task, sources, references, beam_size, task.hparams.length_penalty)
 
 
 def main() -> None:
@@ -31,12 +27,10 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--last", type=int, default=5)
     parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--data", default="freedict_de_en")
     args = parser.parse_args()
     averaged = args.run / f"averaged_last{args.last}.ckpt"
     subprocess.run(["tformer-average", str(args.run), "--last", str(args.last), "-o", str(averaged)], check=True)
-    test = DATASETS.build(args.data, split="test")
-    sources, references = list(test.sources()), [str(t) for t in test.targets()]
+    _, (sources, references) = run_splits(args.run)  # the test split the run was trained with
     last = score(args.run / "checkpoints" / "last.ckpt", sources, references, args.beam_size)
     mean = score(averaged, sources, references, args.beam_size)
     print(f"| test BLEU, beam {args.beam_size} | last checkpoint {last:.2f} | average of last {args.last} {mean:.2f} |")

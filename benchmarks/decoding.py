@@ -31,8 +31,15 @@ def grid(task, sources: list[str], references: list[str], beams: list[int], alph
             for beam in beams for alpha in (alphas if beam > 1 else [0.0])}
 
 
-def sentences(raw) -> tuple[list[str], list[str]]:
-    return list(raw.sources()), [str(t) for t in raw.targets()]
+def run_splits(run: Path) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
+    """(sources, references) of the validation and the test split, from the run's own data config."""
+    config = run / ".hydra" / "config.yaml"
+    if not config.is_file():
+        raise SystemExit(f"{config} not found: give a run directory written by tformer-train")
+    data = hydra.utils.instantiate(OmegaConf.load(config).data)  # a valid_fraction split-off too
+    if data.valid is None or data.test is None:
+        raise SystemExit(f"{config}: the run's data has no validation or no test split")
+    return tuple((list(raw.sources()), [str(t) for t in raw.targets()]) for raw in (data.valid, data.test))
 
 
 def main() -> None:
@@ -42,16 +49,9 @@ def main() -> None:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.6, 1.0, 1.4])
     parser.add_argument("--checkpoint", default="checkpoints/last.ckpt", help="relative to the run")
     args = parser.parse_args()
-    config = args.run / ".hydra" / "config.yaml"
-    if not config.is_file():
-        raise SystemExit(f"{config} not found: give a run directory written by tformer-train")
-    cfg = OmegaConf.load(config)
+    valid, test = run_splits(args.run)
     task = tformer.load(args.run / args.checkpoint)
     default = (task.hparams.beam_size, task.hparams.length_penalty)
-    data = hydra.utils.instantiate(cfg.data)  # the run's splits, a valid_fraction split-off too
-    if data.valid is None or data.test is None:
-        raise SystemExit(f"{config}: the run's data has no validation or no test split")
-    valid, test = sentences(data.valid), sentences(data.test)
     print("| beam | length penalty | validation BLEU |\n|---|---|---|")
     scores = grid(task, *valid, args.beams, args.alphas)
     for (beam, alpha), score in scores.items():
