@@ -1,6 +1,6 @@
 """Speed benchmarks of tformer against its peers, each a ratio measured in this process.
 
-    python -m benchmarks.speed [--quick] [--device cuda] [--threads N] [--only train,vit,decode,cache,memory]
+    python -m benchmarks.speed [--quick] [--device cuda] [--threads N] [--only train,bf16,vit,decode,cache,memory]
 
 ``--quick`` runs every benchmark on tiny shapes with few repeats: a smoke test, not a measurement.
 """
@@ -18,6 +18,7 @@ import datetime
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -81,6 +82,29 @@ def translation_results(s: Settings) -> list[Result]:
     ]
 
 
+def bf16_results(s: Settings) -> list[Result]:
+    """The same training step under bf16 autocast (``trainer.precision=bf16-mixed``): against our
+    float32 step, and against nn.Transformer under the same autocast."""
+    shape = s.translation
+    ours, peer = translation_models(shape, s.device)
+    batch = translation_batch(shape, s.device)
+    ours_bf16 = _autocast(translation_train_step(ours, batch), s.device)
+    against_fp32 = compare(ours_bf16, translation_train_step(ours, batch), s.repeats, device=s.device)
+    against_peer = compare(ours_bf16, _autocast(translation_train_step(peer, batch), s.device), s.repeats, device=s.device)
+    return [
+        _time_result(f"train step + vocab {shape.vocab}, bf16 autocast", against_fp32, 1.0, "tformer in float32"),
+        _time_result(f"train step + vocab {shape.vocab}, both bf16 autocast", against_peer, 1.2, "torch.nn.Transformer"),
+    ]
+
+
+def _autocast(step: Callable[[], object], device: str) -> Callable[[], object]:
+    def run() -> object:
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+            return step()
+
+    return run
+
+
 def vit_result(s: Settings) -> list[Result]:
     """ViT classification training step against timm's VisionTransformer (weights imported from it)."""
     shape = s.vit
@@ -132,6 +156,7 @@ def _time_result(name: str, times: tuple[float, float], target: float, peer_name
 
 BENCHMARKS = {
     "train": translation_results,
+    "bf16": bf16_results,
     "vit": vit_result,
     "decode": decode_results,
     "cache": cache_result,

@@ -8,6 +8,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import get_object, instantiate
 
 from tformer.cli import CONFIG_DIR
+from tformer.cli.train import build_trainer
 
 CONF = Path(CONFIG_DIR)
 GROUPS = ["task", "source", "target", "model", "data", "trainer", "logger", "callbacks"]
@@ -55,7 +56,7 @@ def test_every_recipe_builds_its_task(experiment):
     for node in (cfg.data.train, cfg.data.get("valid"), cfg.data.get("test")):
         if node is not None:
             assert callable(get_object(node._target_))
-    instantiate(cfg.trainer, logger=False, _convert_="all")
+    build_trainer(cfg.trainer, logger=False)
 
 
 @pytest.mark.parametrize("task", _options("task"))

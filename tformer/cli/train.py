@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
-from ..training import ExactResume, resolve_checkpoint
+from ..training import ExactResume, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
 from .errors import explain_config_errors, friendly_errors
 from .report import print_summary
@@ -36,8 +36,17 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
     callbacks.append(ExactResume())
-    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, _convert_="all")
+    trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     return data, task, trainer
+
+
+def build_trainer(trainer_cfg: DictConfig, **kwargs: Any) -> L.Trainer:
+    """Lightning's Trainer from the ``trainer`` config, ``precision: auto`` resolved for this machine."""
+    precision = trainer_cfg.get("precision", "32-true")
+    resolved = resolve_precision(precision, trainer_cfg.get("accelerator", "auto"))
+    if resolved != precision:
+        log.info("trainer.precision=%s: %s on this machine", precision, resolved)
+    return instantiate(trainer_cfg, precision=resolved, **kwargs, _convert_="all")
 
 
 def _tokenizers(cfg: DictConfig, data: Any) -> tuple[Any, Any]:
