@@ -1,5 +1,6 @@
 """Built-in data sets: atomic preparation, FreeDict parsing, Fashion-MNIST, espeak-ng speech."""
 
+import dataclasses
 import gzip
 import json
 import shutil
@@ -35,19 +36,28 @@ def toy_builtin():
     del BUILTINS["toy"]
 
 
-def test_prepared_once_atomically_and_again_on_new_options(tmp_path, toy_builtin):
+def test_prepared_once_atomically_in_a_folder_per_option_set(tmp_path, toy_builtin):
     folder = prepared_folder("toy", tmp_path)
     assert folder == tmp_path / "toy" and json.loads((folder / "info.json").read_text())["splits"] == {"train": 2}
     assert prepared_folder("toy", tmp_path) == folder and toy_builtin == [2]
-    prepared_folder("toy", tmp_path, size=3)
+    other = prepared_folder("toy", tmp_path, size=3)  # other options: a folder of their own
+    assert other.parent == tmp_path and other.name.startswith("toy-") and prepared_folder("toy", tmp_path, size=3) == other
     prepared_folder("toy", tmp_path, size=3, force=True)
-    assert toy_builtin == [2, 3, 3] and (folder / "data.txt").read_text() == "x\n" * 3
+    assert toy_builtin == [2, 3, 3] and (other / "data.txt").read_text() == "x\n" * 3
+    assert (folder / "data.txt").read_text() == "x\n" * 2  # the default copy is untouched
+    assert prepared_folder("toy", tmp_path, size=2) == folder  # the defaults, given explicitly
     with pytest.raises(RuntimeError, match="half way"):
-        prepared_folder("toy", tmp_path, size=5, fail=True)
-    assert (folder / "data.txt").read_text() == "x\n" * 3  # the finished folder is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]  # no partial folder left behind
+        prepared_folder("toy", tmp_path, size=3, fail=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["toy", other.name])  # no partial folder left
     with pytest.raises(TypeError, match="no option"):
         prepared_folder("toy", tmp_path, colour="red")
+
+
+def test_a_new_version_prepares_the_folder_again(tmp_path, toy_builtin):
+    folder = prepared_folder("toy", tmp_path)
+    BUILTINS["toy"] = dataclasses.replace(BUILTINS["toy"], version=2)
+    assert prepared_folder("toy", tmp_path) == folder and toy_builtin == [2, 2]
+    assert json.loads((folder / "info.json").read_text())["version"] == 2
 
 
 def test_data_root_from_environment(tmp_path, monkeypatch, toy_builtin):
@@ -182,7 +192,8 @@ def test_espeak_digits_tiny(tmp_path):
     audio, rate = soundfile.read(path)
     assert rate == 16000 and abs(len(audio) / rate - data.durations[0]) < 0.01 and np.abs(audio).max() > 0.01
     assert set(text.split()) <= set(DIGIT_WORDS)
-    entries = [json.loads(line) for line in (tmp_path / "espeak_digits" / "test.jsonl").read_text().splitlines()]
+    (folder,) = tmp_path.glob("espeak_digits-*")  # not the default sizes: a folder of their own
+    entries = [json.loads(line) for line in (folder / "test.jsonl").read_text().splitlines()]
     assert entries[0]["variant"] in VARIANTS["test"] and entries[0]["variant"] not in VARIANTS["train"]
     assert entries[0]["digits"] == "".join(str(DIGIT_WORDS.index(w)) for w in entries[0]["text"].split())
     assert entries[0]["n_digits"] == len(entries[0]["digits"])
@@ -194,7 +205,7 @@ def test_missing_espeak_names_the_package(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(DataError, match="apt-get install -y espeak-ng"):
         prepared_folder("espeak_sentences", tmp_path, train_size=1, valid_size=1, test_size=1)
-    assert not (tmp_path / "espeak_sentences").exists()
+    assert not list(tmp_path.iterdir())  # nothing half-made left behind
 
 
 @pytest.mark.slow
@@ -203,7 +214,8 @@ def test_real_freedict_with_headwords_keeps_the_sentence_test_split(tmp_path):
     plain = DATASETS.build("freedict_de_en", split="test", root=str(tmp_path / "plain"))
     train = DATASETS.build("freedict_de_en", split="train", root=str(tmp_path / "all"), headwords=True)
     test = DATASETS.build("freedict_de_en", split="test", root=str(tmp_path / "all"), headwords=True)
-    info = json.loads((tmp_path / "all" / "freedict_de_en" / "info.json").read_text())
+    (folder,) = (tmp_path / "all").glob("freedict_de_en-*")  # prepared with other than the default options
+    info = json.loads((folder / "info.json").read_text())
     assert info["options"]["headwords"] is True
     assert len(train) > 700_000 and ("Aal", "Eel") in set(train.pairs)  # a headword pair
     assert all(is_sentence(de) for de in test.sources()) and not set(test.sources()) & set(train.sources())

@@ -21,12 +21,16 @@ def test_list_and_prepare(tmp_path, capsys, toy_builtin):
     assert main(["--list", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "freedict_de_en" in out and "espeak_digits" in out and "toy_cli" in out and "not prepared" in out
-    assert main(["toy_cli", "--root", str(tmp_path), "--train-size", "5"]) == 0
+    assert main(["toy_cli", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert str(tmp_path / "toy_cli") in out and "train 5" in out
-    assert (tmp_path / "toy_cli" / "train.txt").read_text() == "x\n" * 5
+    assert str(tmp_path / "toy_cli") in out and "train 3" in out
+    assert (tmp_path / "toy_cli" / "train.txt").read_text() == "x\n" * 3
+    assert main(["toy_cli", "--root", str(tmp_path), "--train-size", "5"]) == 0  # other options, own folder
+    (other,) = tmp_path.glob("toy_cli-*")
+    assert str(other) in capsys.readouterr().out and (other / "train.txt").read_text() == "x\n" * 5
     main(["--list", "--root", str(tmp_path)])
-    assert "prepared, train 5" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "prepared, train 3" in out and f"{other} (train 5; train_size=5)" in out
 
 
 @pytest.mark.parametrize("argv, message", [

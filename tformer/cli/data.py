@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -38,6 +39,16 @@ def _list(root: str | None) -> None:
         info = read_info(base / name)
         state = f"prepared, {_counts(info)}" if info else "not prepared"
         print(f"{name:18s} {builtin.description}\n{'':18s} {base / name} ({state})")
+        defaults = json.loads(json.dumps(builtin.defaults, default=str))
+        for folder in sorted(base.glob(f"{name}-*")):  # prepared with other options
+            other = read_info(folder)
+            if other:
+                changed = {k: v for k, v in other.get("options", {}).items() if defaults.get(k) != v}
+                print(f"{'':18s} {folder} ({_counts(other)}; {_options(changed)})")
+
+
+def _options(options: dict) -> str:
+    return " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(options.items()))
 
 
 def _counts(info: dict) -> str:

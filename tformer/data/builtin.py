@@ -1,13 +1,16 @@
 """Built-in data sets prepared offline into a cache folder, atomically, on first use.
 
 A data set lives in ``<root>/<name>/`` (root: ``$TFORMER_DATA`` or ``~/.cache/tformer/data``)
-with an ``info.json`` (options, split counts). It is written into a hidden temporary folder
+with an ``info.json`` (options, split counts); prepared with other than the default options, in
+``<root>/<name>-<hash of those options>/``, so that runs with different options neither replace
+nor race for each other's copy. It is written into a hidden temporary folder
 beside it that is renamed into place only when complete, so a half-written folder is never
 mistaken for a finished one, and two processes preparing at once both end with the same data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,7 +24,9 @@ from typing import Any, Callable
 
 from tformer.data.errors import DataError
 
-__all__ = ["Builtin", "BUILTINS", "register_builtin", "data_root", "prepared_folder", "read_info", "check_split"]
+__all__ = [
+    "Builtin", "BUILTINS", "register_builtin", "data_root", "dataset_folder", "prepared_folder", "read_info", "check_split",
+]
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
@@ -110,13 +115,23 @@ def prepared_folder(name: str, root: str | PathLike | None = None, force: bool =
     if unknown:
         raise TypeError(f"{name} has no option(s) {', '.join(sorted(unknown))}; options: {', '.join(builtin.defaults)}")
     options = {**builtin.defaults, **options}
-    folder = data_root(root) / name
+    folder = dataset_folder(builtin, data_root(root), options)
     info = read_info(folder)
     if info is not None and not force and _matches(info, builtin, options):
         return folder
     if info is not None and not force:
         log.info("%s was prepared with other options %s; preparing it again", folder, info.get("options"))
     return _prepare_atomically(builtin, folder, options)
+
+
+def dataset_folder(builtin: Builtin, root: Path, options: dict[str, Any]) -> Path:
+    """Where ``builtin`` prepared with ``options`` lives: ``root/<name>`` with the default options,
+    else ``root/<name>-<first 8 hex digits of the SHA-1 of the options that differ>``."""
+    changed = {k: v for k, v in _jsonable(options).items() if v != _jsonable(builtin.defaults).get(k)}
+    if not changed:
+        return root / builtin.name
+    digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
+    return root / f"{builtin.name}-{digest}"
 
 
 def _matches(info: dict[str, Any], builtin: Builtin, options: dict[str, Any]) -> bool:

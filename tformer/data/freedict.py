@@ -221,7 +221,8 @@ def freedict_de_en(
         root: the data root (see ``tformer.data.builtin.data_root``).
         max_chars: passed to ``ParallelTextDataset``.
         headwords: train on the headword translations too (778,605 more pairs; valid and test
-            stay full sentences). Give every split the same value: another prepares the set again.
+            stay full sentences). Give every split the same value (the configs interpolate it):
+            each other value prepares a copy of its own.
         headword_min_words: with ``headwords``, only headwords of at least this many German words
             (3: 66,879 phrase and sentence pairs such as "sich bei jdm. einschmeicheln").
     Returns:

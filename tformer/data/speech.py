@@ -76,7 +76,7 @@ def espeak_digits(
         split: "train", "valid" or "test".
         root: the data root (see ``tformer.data.builtin.data_root``).
         label_key: the manifest key used as target: "text" (words), "digits" or "n_digits".
-        train_size: training utterances (a different size prepares the set again).
+        train_size: training utterances (another size is prepared into a folder of its own).
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
@@ -98,7 +98,7 @@ def espeak_sentences(
     Args:
         split: "train", "valid" or "test".
         root: the data root (see ``tformer.data.builtin.data_root``).
-        train_size: training utterances (a different size prepares the set again).
+        train_size: training utterances (another size is prepared into a folder of its own).
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
