@@ -127,7 +127,8 @@ def prepared_folder(name: str, root: str | PathLike | None = None, force: bool =
 def dataset_folder(builtin: Builtin, root: Path, options: dict[str, Any]) -> Path:
     """Where ``builtin`` prepared with ``options`` lives: ``root/<name>`` with the default options,
     else ``root/<name>-<first 8 hex digits of the SHA-1 of the options that differ>``."""
-    changed = {k: v for k, v in _jsonable(options).items() if v != _jsonable(builtin.defaults).get(k)}
+    defaults = _jsonable(builtin.defaults)
+    changed = {k: v for k, v in _jsonable(options).items() if v != defaults.get(k)}
     if not changed:
         return root / builtin.name
     digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
