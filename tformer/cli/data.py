@@ -14,7 +14,7 @@ import time
 
 from tformer.cli.errors import friendly_errors
 from tformer.data import BUILTINS, DataError, data_root, prepared_folder
-from tformer.data.builtin import read_info
+from tformer.data.builtin import changed_options, read_info
 
 __all__ = ["main", "build_parser"]
 
@@ -39,11 +39,10 @@ def _list(root: str | None) -> None:
         info = read_info(base / name)
         state = f"prepared, {_counts(info)}" if info else "not prepared"
         print(f"{name:18s} {builtin.description}\n{'':18s} {base / name} ({state})")
-        defaults = json.loads(json.dumps(builtin.defaults, default=str))
         for folder in sorted(base.glob(f"{name}-*")):  # prepared with other options
             other = read_info(folder)
             if other:
-                changed = {k: v for k, v in other.get("options", {}).items() if defaults.get(k) != v}
+                changed = changed_options(builtin, other.get("options", {}))
                 print(f"{'':18s} {folder} ({_counts(other)}; {_options(changed)})")
 
 

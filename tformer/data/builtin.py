@@ -25,7 +25,8 @@ from typing import Any, Callable
 from tformer.data.errors import DataError
 
 __all__ = [
-    "Builtin", "BUILTINS", "register_builtin", "data_root", "dataset_folder", "prepared_folder", "read_info", "check_split",
+    "Builtin", "BUILTINS", "register_builtin", "data_root", "changed_options", "dataset_folder", "prepared_folder",
+    "read_info", "check_split",
 ]
 
 log = logging.getLogger(__name__)
@@ -124,11 +125,16 @@ def prepared_folder(name: str, root: str | PathLike | None = None, force: bool =
     return _prepare_atomically(builtin, folder, options)
 
 
+def changed_options(builtin: Builtin, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``options`` (as ``info.json`` records them) whose values differ from ``builtin``'s defaults."""
+    defaults = _jsonable(builtin.defaults)
+    return {k: v for k, v in _jsonable(options).items() if v != defaults.get(k)}
+
+
 def dataset_folder(builtin: Builtin, root: Path, options: dict[str, Any]) -> Path:
     """Where ``builtin`` prepared with ``options`` lives: ``root/<name>`` with the default options,
     else ``root/<name>-<first 8 hex digits of the SHA-1 of the options that differ>``."""
-    defaults = _jsonable(builtin.defaults)
-    changed = {k: v for k, v in _jsonable(options).items() if v != defaults.get(k)}
+    changed = changed_options(builtin, options)
     if not changed:
         return root / builtin.name
     digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
