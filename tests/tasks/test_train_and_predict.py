@@ -100,3 +100,15 @@ def test_shared_vocabulary_needs_the_same_tokenizer_on_both_sides(tiny, tmp_path
     overrides = _text(tiny, "text_bpe", "text_bpe") + ["shared_vocabulary=true", "target.vocab_size=50"]
     with pytest.raises(ValueError, match="source and target differ in: vocab_size"):
         train(compose_run(tmp_path, overrides))
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_the_reported_checkpoint_holds_the_final_step(every, tiny, tmp_path):
+    # every 2 updates with max_steps=3: the callback's last save is a step behind, so train() saves anew
+    overrides = _text(tiny) + ["test=false", "examples=0", "callbacks.checkpoint.save_on_train_epoch_end=false",
+                               f"callbacks.checkpoint.every_n_train_steps={every}"]
+    task, result = train(compose_run(tmp_path, overrides))
+    assert task.trainer.global_step == 3
+    assert torch.load(result["checkpoint"], weights_only=True)["global_step"] == 3
+    saved = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step*.ckpt"))
+    assert saved == (["step000001.ckpt", "step000002.ckpt", "step000003.ckpt"] if every == 1 else ["step000002.ckpt"])

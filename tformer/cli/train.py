@@ -96,7 +96,9 @@ def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
     (a run stopped by ``max_time`` or ``max_steps`` between two scheduled checkpoints)."""
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.last_model_path:
-            if Path(callback.last_model_path).is_file() and trainer.global_step == callback._last_global_step_saved:
+            # ModelCheckpoint keeps the step of its last save only privately; without it, save again.
+            saved_at = getattr(callback, "_last_global_step_saved", None)
+            if Path(callback.last_model_path).is_file() and trainer.global_step == saved_at:
                 return callback.last_model_path
     path = run_dir / "checkpoints" / "last.ckpt"
     trainer.save_checkpoint(path)
