@@ -95,3 +95,21 @@ def test_sweep_reads_variants_and_summarizes_a_run(monkeypatch, tmp_path):
     assert summary["best"] == {"val/bleu": 3.0, "val/loss": 4.0}  # highest BLEU, lowest loss
     assert summary["updates"] == 20 and summary["test"] == {"test/bleu": 2.5}
     assert (tmp_path / "summary.json").is_file()
+
+
+def test_precision_times_updates_of_real_training_runs(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import precision
+    from tests import tiny_data
+
+    text = tiny_data.parallel_text(tmp_path)
+    overrides = ["task=translation", "source=text_char", "target=text_char", "data=parallel_text", "model=tiny",
+                 f"data.train.source_path={text['train.de']}", f"data.train.target_path={text['train.en']}",
+                 "data.batch_size=4", "data.num_workers=0"]
+    seconds = precision.seconds_per_update(overrides, "bf16-mixed", (1, 2), tmp_path / "runs")
+    assert math.isfinite(seconds)
+    assert (tmp_path / "runs" / "bf16-mixed-2" / "checkpoints" / "last.ckpt").is_file()
+    with pytest.raises(SystemExit, match="Could not find 'data/no_such_data'"):  # tformer-train's message
+        precision.seconds_per_update(overrides + ["data=no_such_data"], "32-true", (1, 2), tmp_path / "bad")
+    with pytest.raises(SystemExit):
+        precision.main(["translation_de_en", "--steps", "5", "5"])
