@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -24,10 +25,12 @@ def image_run(tmp_path_factory) -> TinyRun:
 
 
 def run_cli(program: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
-    """Run ``python -m tformer.cli.<program> args...`` with the user's defaults (no debug traces)."""
+    """Run ``python -m tformer.cli.<program> args...`` with the user's defaults (no debug traces),
+    in ``cwd`` or a scratch folder: Hydra's run folders must not land in the checkout."""
     env = {k: v for k, v in os.environ.items() if k not in ("TFORMER_DEBUG", "HYDRA_FULL_ERROR")}
     command = [sys.executable, "-m", f"tformer.cli.{program}", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    with tempfile.TemporaryDirectory(prefix="tformer-cli-") as scratch:
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd or scratch, timeout=300)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess, *fragments: str) -> None:
