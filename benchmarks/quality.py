@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -36,16 +37,29 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
     return out
 
 
+def machine() -> str:
+    """The CPU model, its logical CPUs and the 1-minute load average: the conditions of a run."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # after taskset
+    load = f", load {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    return f"{model}, {cpus} CPUs{load}"
+
+
 def run(recipe: str, overrides: list[str], tag: str = "") -> dict:
     run_dir = RUNS / (f"{recipe}-{tag}" if tag else recipe)
     command = ["tformer-train", f"experiment={recipe}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *overrides]
+    before = machine()
     started = time.time()
     subprocess.run(command, check=True)
     minutes = (time.time() - started) / 60
     metrics = json.loads((run_dir / "metrics.json").read_text())
     summary = {
         "recipe": recipe, "command": " ".join(command), "wall_minutes": round(minutes, 1),
-        "test": metrics.get("test", {}), "curve": curve(run_dir), "machine": f"{platform.processor() or platform.machine()}",
+        "test": metrics.get("test", {}), "curve": curve(run_dir), "machine_before": before, "machine_after": machine(),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -113,3 +113,23 @@ def test_precision_times_updates_of_real_training_runs(monkeypatch, tmp_path):
         precision.seconds_per_update(overrides + ["data=no_such_data"], "32-true", (1, 2), tmp_path / "bad")
     with pytest.raises(SystemExit):
         precision.main(["translation_de_en", "--steps", "5", "5"])
+
+
+def test_quality_reads_the_validation_curve_and_the_machine(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import quality
+
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,lr-Adam,step,train/loss,val/bleu,val/loss\n"
+        "0,,49,7.5,,\n"            # a training row: not part of the curve
+        "0,,874,,0.5,5.94\n"
+        "1,,1749,,1.57,5.24\n"
+    )
+    assert quality.curve(tmp_path) == [
+        {"step": 874, "epoch": 0.0, "val/bleu": 0.5, "val/loss": 5.94},
+        {"step": 1749, "epoch": 1.0, "val/bleu": 1.57, "val/loss": 5.24},
+    ]
+    assert quality.curve(tmp_path / "missing") == []
+    monkeypatch.setattr(quality.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    monkeypatch.setattr(quality.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert quality.machine().endswith(", 3 CPUs, load 1.50")
