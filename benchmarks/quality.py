@@ -37,13 +37,18 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
     return out
 
 
-def machine() -> str:
-    """The CPU model, its logical CPUs and the 1-minute load average: the conditions of a run."""
-    model = platform.processor() or platform.machine()
+def cpu_models() -> list[str]:
+    """The ``model name`` of each logical CPU in /proc/cpuinfo; empty where there is none."""
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        model = names[0] if names else model
+    if not cpuinfo.exists():
+        return []
+    return [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+
+
+def machine() -> str:
+    """The CPU model, its usable CPUs and the 1-minute load average: the conditions of a run."""
+    names = cpu_models()
+    model = names[0] if names else platform.processor() or platform.machine()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # after taskset
     load = f", load {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     return f"{model}, {cpus} CPUs{load}"

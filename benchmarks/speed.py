@@ -17,12 +17,12 @@ import argparse
 import datetime
 import platform
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 
 from ._timing import Result, compare, table_header, table_line
+from .quality import cpu_models
 from .speed_decode import DecodeShape, TformerTranslator, generators, step_times
 from .speed_memory import measure_in_subprocess
 from .speed_train import (
@@ -176,11 +176,8 @@ def run(names: list[str], settings: Settings) -> list[Result]:
 
 
 def describe_machine(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        cpu = f"{names[0]} x{len(names)}" if names else cpu
+    names = cpu_models()
+    cpu = f"{names[0]} x{len(names)}" if names else platform.processor() or platform.machine()
     gpu = f", {torch.cuda.get_device_name()}" if device == "cuda" else ""
     return (
         f"{datetime.date.today()}  torch {torch.__version__}  device {device}{gpu}  CPU {cpu}  "

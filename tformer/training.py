@@ -94,8 +94,8 @@ def native_bf16(accelerator: str) -> bool:
     """Whether ``accelerator`` (``"cpu"`` or ``"gpu"``) multiplies bfloat16 matrices in hardware.
 
     CPUs with AVX512-BF16 or AMX run a bf16 matrix product about 4x faster than float32 (this
-    project's 2-core machine: 810 against 200 GFLOP/s); without them oneDNN emulates bf16 and
-    autocast is slower than float32.
+    project's 2-core machine: about 825 against 211 GFLOP/s, benchmarks/RESULTS.md); without
+    them oneDNN emulates bf16 and autocast is slower than float32.
     """
     if accelerator == "gpu":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
