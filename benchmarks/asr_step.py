@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from tasks.asr import AsrTask
+from tformer.tasks.asr import AsrTask
 from tformer.core import EncoderDecoder
 from tformer.tokenizers import AudioFbankTokenizer, Batch, TextBpeTokenizer
 

@@ -58,7 +58,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     except Exception as error:  # unpickling refuses anything but tensors and plain data
         raise CheckpointError(_unreadable(path, error)) from None
     spec = _spec(checkpoint, path)
-    importlib.import_module("tasks")  # registers the built-in tasks
+    importlib.import_module("tformer.tasks")  # registers the built-in tasks
     state = checkpoint["state_dict"]
     source = _tokenizer(spec["source"], state, "source.")
     target = source if spec.get("shared_vocabulary") else _tokenizer(spec["target"], state, "target.")

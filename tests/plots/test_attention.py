@@ -43,7 +43,7 @@ def test_text_maps_have_the_tokens_and_normalized_rows(tmp_path_factory):
 
 def test_image_without_cls_draws_mean_attention(tmp_path):
     source = ImagePatchTokenizer(d_model=32, image_size=16, patch_size=4, class_token=False)
-    from tasks import ClassificationTask
+    from tformer.tasks import ClassificationTask
 
     task = ClassificationTask(source, LabelTokenizer(classes=["a", "b"]), Encoder(32, 4, 1, 64), pooling="mean").eval()
     maps = attention_for_input(task, torch.rand(1, 16, 16))

@@ -80,7 +80,7 @@ def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, messag
     # Switching task/scheduler=cosine keeps a recipe's inverse_sqrt keys (scale): name the key.
     from hydra.utils import instantiate
 
-    from tasks.base import _checked
+    from tformer.tasks.base import _checked
 
     task = _compose(["task=translation"] + overrides).task
     with pytest.raises(ValueError, match=message):

@@ -9,7 +9,7 @@ import soundfile
 import torch
 
 import tformer
-from tasks import AsrTask, ClassificationTask, TranslationTask
+from tformer.tasks import AsrTask, ClassificationTask, TranslationTask
 from tests import tiny_data
 from tformer.core import Encoder, EncoderDecoder
 from tformer.tokenizers import SPECIAL_TOKENS, AudioFbankTokenizer, LabelTokenizer, TextCharTokenizer

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import tasks.asr
-from tasks import AsrTask
+import tformer.tasks.asr
+from tformer.tasks import AsrTask
 from tformer.core import Encoder, EncoderDecoder, MultiHeadAttention
 from tformer.tokenizers import AudioFbankTokenizer, Batch, TextCharTokenizer
 
@@ -58,7 +58,7 @@ def test_ctc_under_bf16_autocast_is_computed_in_float32(monkeypatch):
         seen.append(log_probs.dtype)
         return ctc_loss(log_probs, *args, **kwargs)
 
-    monkeypatch.setattr(tasks.asr.F, "ctc_loss", recording_ctc_loss)
+    monkeypatch.setattr(tformer.tasks.asr.F, "ctc_loss", recording_ctc_loss)
     with torch.no_grad():
         memory, mask = task.encode(sources)
         full = task._ctc_loss(memory, mask, targets)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tasks.asr import AsrTask
+from tformer.tasks.asr import AsrTask
 from tformer.core import EncoderDecoder, beam_search, beam_search_nbest
 from tformer.tokenizers import AudioFbankTokenizer, TextCharTokenizer
 

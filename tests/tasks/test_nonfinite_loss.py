@@ -2,7 +2,7 @@
 
 import torch
 
-from tasks.classification import ClassificationTask
+from tformer.tasks.classification import ClassificationTask
 from tformer.cli.train import train
 
 from .conftest import compose_run

@@ -1,6 +1,6 @@
 import sacrebleu
 
-from tasks.translation import SacreBLEU
+from tformer.tasks.translation import SacreBLEU
 
 
 def test_bleu_is_on_sacrebleus_scale():

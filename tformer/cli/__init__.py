@@ -2,4 +2,7 @@
 
 from pathlib import Path
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from .. import conf
+
+# tformer.conf is the repository's conf/ in an editable install and tformer/conf in a wheel.
+CONFIG_DIR = str(Path(conf.__file__).resolve().parent)
