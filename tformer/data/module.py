@@ -177,9 +177,7 @@ class DataModule(L.LightningDataModule):
         else:  # the order depends only on (seed, epoch), with one process or many
             order = DistributedSampler(prepared, replicas, rank, shuffle=training, seed=self.seed)
             batches = BatchSampler(order, self.batch_size, drop_last=False)
-        batches = ResumableBatches(batches)
-        if training:
-            batches.skip = self._batches_done_this_epoch()
+        batches = ResumableBatches(batches, self._batches_done_this_epoch) if training else ResumableBatches(batches)
         return DataLoader(prepared, batch_sampler=batches, **options)
 
     def _batches_done_this_epoch(self) -> int:

@@ -153,26 +153,28 @@ class TokenBudgetBatchSampler(BatchSampler):
 
 
 class ResumableBatches(Sampler):
-    """Wraps a batch sampler so an epoch can start after its first ``skip`` batches.
+    """Wraps a batch sampler so an epoch can start after the batches already trained on.
 
-    A run resumed from a mid-epoch checkpoint sets ``skip`` to the batches already trained on,
-    and, since the order depends only on (seed, epoch), continues with exactly the next batch.
+    A run resumed from a mid-epoch checkpoint skips the batches its first part trained on, and,
+    since the order depends only on (seed, epoch), continues with exactly the next batch. The
+    count is asked when an epoch's iteration starts, not when the loader is built: Lightning may
+    build the loader before the checkpoint is restored (to estimate the run's length).
     ``sampler`` is the wrapped one's, so Lightning's per-epoch ``set_epoch`` still reaches it.
 
     Args:
         batch_sampler: yields lists of indices, deterministically per epoch.
+        batches_done: returns how many batches of the starting epoch were trained on already.
     """
 
-    def __init__(self, batch_sampler: Sampler):
+    def __init__(self, batch_sampler: Sampler, batches_done: Callable[[], int] = lambda: 0):
         self.batch_sampler = batch_sampler
         self.sampler = getattr(batch_sampler, "sampler", batch_sampler)
         self.batch_size = getattr(batch_sampler, "batch_size", None)
-        self.skip = 0
+        self.batches_done = batches_done
 
     def __iter__(self) -> Iterator[list[int]]:
-        skip, self.skip = self.skip, 0
         batches = iter(self.batch_sampler)
-        for _ in range(skip):
+        for _ in range(self.batches_done()):
             next(batches, None)
         yield from batches
 
