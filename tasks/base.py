@@ -55,9 +55,14 @@ class Task(L.LightningModule):
             return optimizer
         factory = _checked(self.scheduler_factory, "task.scheduler")
         if "total_steps" in inspect.signature(factory).parameters and factory.keywords.get("total_steps") is None:
-            factory = functools.partial(factory, total_steps=int(self.trainer.estimated_stepping_batches))
+            factory = functools.partial(factory, total_steps=self._planned_updates())
         scheduler = factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _planned_updates(self) -> int | None:
+        """The trainer's ``max_steps``, or ``max_epochs`` x batches per epoch; None without either."""
+        planned = self.trainer.estimated_stepping_batches
+        return None if planned == float("inf") else int(planned)
 
     def training_step(self, batch: tuple[Batch, Batch], batch_idx: int) -> Tensor | None:
         return self._shared_step(batch, "train")

@@ -25,9 +25,10 @@ def _step_of(path: Path) -> tuple[int, float]:
 
 
 def _folder_checkpoints(folder: Path) -> list[Path]:
-    # A run directory or its checkpoints/ folder; last.ckpt repeats the newest step, so it is left out.
+    # A run directory or its checkpoints/ folder; last.ckpt and best-*.ckpt repeat a step checkpoint,
+    # so they are left out.
     folder = folder / "checkpoints" if (folder / "checkpoints").is_dir() else folder
-    files = [p for p in folder.glob("*.ckpt") if p.name != "last.ckpt" and not p.name.startswith(".")]
+    files = [p for p in folder.glob("*.ckpt") if p.name != "last.ckpt" and not p.name.startswith((".", "best"))]
     if not files:
         files = [p for p in folder.glob("last.ckpt")]
     if not files:

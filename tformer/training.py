@@ -1,7 +1,9 @@
-"""Training helpers: exact resumption (random state), checkpoint lookup, precision by hardware."""
+"""Training helpers: exact resumption (random state), a checkpoint on interruption, checkpoint
+lookup, precision by hardware."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -9,8 +11,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-__all__ = ["ExactResume", "native_bf16", "resolve_checkpoint", "resolve_precision"]
+__all__ = ["ExactResume", "InterruptCheckpoint", "native_bf16", "resolve_checkpoint", "resolve_precision"]
 
 
 class ExactResume(L.Callback):
@@ -50,6 +54,47 @@ class ExactResume(L.Callback):
         if self._pending is not None:
             _set_random_state(self._pending)
             self._pending = None
+
+
+class InterruptCheckpoint(L.Callback):
+    """Saves where training stopped on Ctrl-C, SIGTERM (preemption) or a crash, and remembers why,
+    so that ``tformer-train`` can say where the checkpoint is and how to resume, and exit non-zero.
+
+    The file is written next to its final name and renamed into place: an interruption during
+    the save leaves no torn checkpoint. Unlike Lightning's ``OnExceptionCheckpoint``, it does not
+    make ``fit(ckpt_path=None)`` look for a checkpoint to resume from.
+
+    Args:
+        dirpath: the folder of the checkpoint.
+        filename: its name, without ``.ckpt``.
+    """
+
+    EXIT_CODES = {"Ctrl-C": 130, "SIGTERM": 143}  # 128 + the signal's number, as a shell reports it
+
+    def __init__(self, dirpath: str | os.PathLike, filename: str = "interrupted"):
+        self.path = Path(dirpath) / f"{filename}.ckpt"
+        self.reason: str | None = None  # "Ctrl-C", "SIGTERM" or the exception's type
+        self.step: int | None = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
+        if isinstance(exception, KeyboardInterrupt):
+            self.reason = "Ctrl-C"
+        elif isinstance(exception, SIGTERMException):
+            self.reason = "SIGTERM"
+        else:
+            self.reason = type(exception).__name__
+        self.step = trainer.global_step
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        trainer.save_checkpoint(partial, weights_only=False)
+        if trainer.is_global_zero:
+            os.replace(partial, self.path)
+
+    @property
+    def exit_code(self) -> int:
+        """What the program exits with: 130 after Ctrl-C, 143 after SIGTERM, 1 after a crash."""
+        return self.EXIT_CODES.get(self.reason or "", 1)
 
 
 def _set_random_state(state: dict[str, Any]) -> None:

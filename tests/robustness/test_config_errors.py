@@ -73,7 +73,7 @@ def test_an_unknown_constructor_argument_lists_the_accepted_ones():
         ("scheduler", ["task/scheduler=cosine", "+task.scheduler.scale=0.5"],
          r"task\.scheduler\.scale is not an argument of warmup_cosine\. Its arguments: warmup_steps, total_steps, min_ratio"),
         ("optimizer", ["+task.optimizer.betass=[0.9,0.98]"],
-         r"task\.optimizer\.betass is not an argument of Adam\. Did you mean 'betas'\?"),
+         r"task\.optimizer\.betass is not an argument of AdamW\. Did you mean 'betas'\?"),
     ],
 )
 def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, message):

@@ -4,6 +4,7 @@ random state, hence the same weights."""
 
 import csv
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -60,7 +61,8 @@ def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_where_training_stopped_and_resume_picks_it(tiny, tmp_path):
+@pytest.mark.parametrize("sent, exit_code, reason", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_an_interrupted_run_saves_says_how_to_resume_and_exits_non_zero(tiny, tmp_path, sent, exit_code, reason):
     # no epoch or step limit the tiny run could reach before the signal: it trains until interrupted
     overrides = _overrides(tiny) + ["callbacks.checkpoint.every_n_train_steps=1000", "trainer.max_epochs=-1",
                                     f"trainer.max_steps={10**9}"]
@@ -72,16 +74,19 @@ def test_ctrl_c_saves_where_training_stopped_and_resume_picks_it(tiny, tmp_path)
     while _logged_steps(run_dir) < 2 and process.poll() is None and time.time() < deadline:  # a few updates done
         time.sleep(0.05)
     assert process.poll() is None, "training ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sent)
     try:
         _, stderr = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
-        raise AssertionError(f"training went on for a minute after SIGINT: {process.communicate()[1][-3000:]}")
+        raise AssertionError(f"training went on for a minute after {reason}: {process.communicate()[1][-3000:]}")
     interrupted = run_dir / "checkpoints" / "interrupted.ckpt"
     assert interrupted.is_file() and not (run_dir / "checkpoints" / "last.ckpt").exists(), stderr[-3000:]
     step = torch.load(interrupted, weights_only=True)["global_step"]
-    assert step > 0
+    assert step > 0 and process.returncode == exit_code, stderr[-3000:]
+    assert f"tformer-train: interrupted by {reason} at update {step}; saved {interrupted}" in stderr, stderr[-3000:]
+    resume = shlex.split(stderr.split("tformer-train: resume with: ", 1)[1].splitlines()[0])
+    assert resume == ["tformer-train", *FAST, *overrides, f"ckpt_path={run_dir}"]
     resumed, _ = train(compose_run(tmp_path, overrides[:-1] + [f"trainer.max_steps={step + 2}", f"ckpt_path={run_dir}"]))
     assert resumed.trainer.global_step == step + 2
 

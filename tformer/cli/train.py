@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
+import shlex
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,16 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.model_summary import get_human_readable_count
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
-from ..training import ExactResume, resolve_checkpoint, resolve_precision
+from ..planning import RunPlan
+from ..training import ExactResume, InterruptCheckpoint, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
+from .console import quiet_libraries
 from .errors import explain_config_errors, friendly_errors
 from .report import print_summary
 
@@ -77,10 +84,15 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     ckpt, run_dir = resolve_checkpoint(cfg.get("ckpt_path"), Path(cfg.run_dir))
     cfg.run_dir = str(run_dir)  # resuming a run directory keeps writing into it
-    L.seed_everything(cfg.seed, workers=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     data, task, trainer = build(cfg)
-    trainer.fit(task, datamodule=data, ckpt_path=ckpt)
+    log.info("model: %s", _parameter_counts(task))
+    if ckpt:
+        log.info("resuming from %s", ckpt)
+    _fit(trainer, task, data, ckpt, run_dir)
     result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer, run_dir), "run_dir": str(run_dir)}
+    for plan in (c for c in trainer.callbacks if isinstance(c, RunPlan) and c.seconds_per_update is not None):
+        result["time_budget"] = {"seconds_per_update": plan.seconds_per_update, "planned_updates": plan.planned}
     if cfg.get("test", True) and data.test is not None:
         (metrics,) = trainer.test(task, datamodule=data, verbose=False)
         result["test"] = {k: float(v) for k, v in metrics.items()}
@@ -89,6 +101,49 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
         atomic_write(run_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
         print_summary(task, data, result, examples=cfg.get("examples", 5))
     return task, result
+
+
+def _fit(trainer: L.Trainer, task: Any, data: Any, ckpt: str | None, run_dir: Path) -> None:
+    """``trainer.fit``; after Ctrl-C, SIGTERM or a crash, say where training was saved and how to go
+    on, and exit with 130 (Ctrl-C) or 143 (SIGTERM), as a shell reports a process the signal ended."""
+    interrupt = next((c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint)), None)
+    try:
+        trainer.fit(task, datamodule=data, ckpt_path=ckpt)
+    except BaseException:  # Lightning turns Ctrl-C into SystemExit(1), SIGTERM into SystemExit(0)
+        if interrupt is None or interrupt.reason is None:
+            raise
+        if trainer.is_global_zero:
+            what = "interrupted by" if interrupt.reason in interrupt.EXIT_CODES else "stopped by an error,"
+            print(f"tformer-train: {what} {interrupt.reason} at update {interrupt.step}; saved {_shown(interrupt.path)}\n"
+                  f"tformer-train: resume with: {_resume_command(run_dir)}", file=sys.stderr)
+        if interrupt.reason in interrupt.EXIT_CODES:
+            raise SystemExit(interrupt.exit_code) from None
+        raise
+
+
+def _resume_command(run_dir: Path) -> str:
+    """The command line of this run, resuming from its run directory."""
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    kept = [o for o in overrides if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+    return " ".join(["tformer-train", *map(shlex.quote, kept), shlex.quote(f"ckpt_path={_shown(run_dir)}")])
+
+
+def _shown(path: Path) -> str:
+    # A path as short as it can be shown: relative to the working directory when it lies inside.
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def _parameter_counts(task: Any) -> str:
+    """``"805 K parameters: core (Encoder) 795 K, source (ImagePatchTokenizer) 8.7 K, head 1.3 K"``."""
+    parts = []
+    for name, module in task.named_children():
+        count = sum(p.numel() for p in module.parameters())
+        if count and not (name == "target" and module is task.source):  # a shared vocabulary counts once
+            kind = f" ({type(module).__name__})" if name in ("core", "source", "target") else ""
+            parts.append(f"{name}{kind} {get_human_readable_count(count)}")
+    total = sum(p.numel() for p in task.parameters())
+    return f"{get_human_readable_count(total)} parameters: " + ", ".join(parts)
 
 
 def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
@@ -101,7 +156,7 @@ def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
             if Path(callback.last_model_path).is_file() and trainer.global_step == saved_at:
                 return callback.last_model_path
     path = run_dir / "checkpoints" / "last.ckpt"
-    trainer.save_checkpoint(path)
+    trainer.save_checkpoint(path, weights_only=False)
     return str(path)
 
 
@@ -109,6 +164,7 @@ def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
 @friendly_errors("tformer-train")
 def _app(cfg: DictConfig) -> None:
     torch.set_float32_matmul_precision("high")
+    quiet_libraries()
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     train(cfg)
 

@@ -1,0 +1,148 @@
+"""Fit the learning-rate schedule to the run it is in, and say when the run will not follow it.
+
+A recipe with a time budget (``trainer.max_time``) schedules by that budget: the time per update
+is measured over the first updates, the schedule's length is fixed from it (so a cosine decays
+to its floor when the budget ends, on a fast CPU or a slow one), and the choice is logged and
+saved in the checkpoint, so a resumed run keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.trainer.states import TrainerStatus
+from torch.optim.lr_scheduler import LambdaLR
+
+from .schedules import PlannedSchedule
+
+__all__ = ["RunPlan"]
+
+log = logging.getLogger("tformer.train")
+
+
+class RunPlan(L.Callback):
+    """Reports the planned schedule, a ``max_steps`` another limit cuts short and a run that ends
+    inside its warm-up; with ``trainer.max_time``, fits a decaying schedule to the time budget.
+
+    Args:
+        skip_updates: first updates not timed (allocation, workers starting).
+        measure_updates: updates timed to estimate the seconds per update.
+        reserve: share of the remaining budget kept for validation and a busy machine.
+    """
+
+    def __init__(self, skip_updates: int = 10, measure_updates: int = 50, reserve: float = 0.1):
+        if skip_updates < 0 or measure_updates < 1 or not 0 <= reserve < 1:
+            raise ValueError("need skip_updates >= 0, measure_updates >= 1 and 0 <= reserve < 1, got "
+                             f"{skip_updates}, {measure_updates}, {reserve}")
+        self.skip_updates, self.measure_updates, self.reserve = skip_updates, measure_updates, reserve
+        self.planned: int | None = None  # updates the time budget allows; saved in checkpoints
+        self.seconds_per_update: float | None = None
+        self._start: tuple[float, int] | None = None  # (time, update) where the timing began
+        self._paused = 0.0  # seconds spent validating inside the timed updates
+        self._validation_began: float | None = None
+
+    # -- what the run will do ---------------------------------------------------------------------
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        schedule = _schedule(trainer)
+        if self.planned is not None:  # resumed: the budget was fitted before the interruption
+            return
+        if trainer.is_global_zero:
+            _report_limits(trainer, schedule)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        schedule = _schedule(trainer)
+        if trainer.state.status == TrainerStatus.INTERRUPTED or not trainer.is_global_zero:
+            return
+        step = trainer.global_step
+        if schedule is not None and step < schedule.warmup_steps:
+            log.warning("training ended at update %d, inside the %d-update warm-up (task.scheduler.warmup_steps): "
+                        "the learning rate never reached its peak; give warmup_steps as a fraction of the run, "
+                        "e.g. task.scheduler.warmup_steps=0.05", step, schedule.warmup_steps)
+        elif self.planned is not None and step < self.planned:
+            log.warning("trainer.max_time stopped training at update %d of the %d the schedule was fitted to: "
+                        "validation took more than the reserve of %.0f%% (raise callbacks.run_plan.reserve)",
+                        step, self.planned, 100 * self.reserve)
+
+    # -- timing the updates -----------------------------------------------------------------------
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.planned is not None and trainer.global_step >= self.planned:
+            trainer.should_stop = True  # the schedule has ended: stop here, not at max_time
+        if self.planned is not None or self.seconds_per_update is not None or _timer(trainer) is None:
+            return
+        schedule, step, now = _schedule(trainer), trainer.global_step, time.monotonic()
+        if schedule is None or not schedule.decays_by_plan:
+            return
+        if self._start is None:
+            if step >= self.skip_updates:
+                self._start, self._paused = (now, step), 0.0
+            return
+        began, first = self._start
+        if step - first >= self.measure_updates:
+            self.seconds_per_update = (now - began - self._paused) / (step - first)
+            self._fit_budget(trainer, schedule, step)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._validation_began = time.monotonic()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._validation_began is not None:
+            self._paused += time.monotonic() - self._validation_began
+            self._validation_began = None
+
+    def _fit_budget(self, trainer: L.Trainer, schedule: PlannedSchedule, step: int) -> None:
+        remaining = _timer(trainer).time_remaining() or 0.0
+        fits = step + int(remaining * (1 - self.reserve) / max(self.seconds_per_update, 1e-9))
+        fits = int(trainer.strategy.broadcast(fits))  # every process follows rank 0's measurement
+        before = schedule.total_steps
+        if fits >= before:
+            log.info("time budget: %.3f s per update, about %d updates fit in trainer.max_time; "
+                     "the schedule keeps its %d", self.seconds_per_update, fits, before)
+            return
+        self.planned = max(fits, step + 1)
+        schedule.plan(self.planned)
+        log.info("time budget: %.3f s per update (updates %d-%d), %.0f s left: the schedule now ends at "
+                 "update %d instead of %d, where trainer.max_time would have cut it", self.seconds_per_update,
+                 self._start[1], step, remaining, self.planned, before)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"planned": self.planned, "seconds_per_update": self.seconds_per_update}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.planned = state_dict.get("planned")
+        self.seconds_per_update = state_dict.get("seconds_per_update")
+
+
+def _report_limits(trainer: L.Trainer, schedule: PlannedSchedule | None) -> None:
+    planned = trainer.estimated_stepping_batches
+    if trainer.max_steps > 0 and planned < trainer.max_steps:
+        log.warning("trainer.max_steps=%d will not be reached: trainer.max_epochs=%s ends training after %d updates; "
+                    "raise trainer.max_epochs, or set it to -1 to let max_steps decide",
+                    trainer.max_steps, trainer.max_epochs, planned)
+    if schedule is None:
+        return
+    base = trainer.optimizers[0].param_groups[0].get("initial_lr", trainer.optimizers[0].param_groups[0]["lr"])
+    log.info("schedule: %s", schedule.describe(base))
+    note = schedule.short_run_note()
+    if note:
+        log.warning(note)
+
+
+def _schedule(trainer: L.Trainer) -> PlannedSchedule | None:
+    for config in trainer.lr_scheduler_configs:
+        if isinstance(config.scheduler, LambdaLR):
+            for factor in config.scheduler.lr_lambdas:
+                if isinstance(factor, PlannedSchedule):
+                    return factor
+    return None
+
+
+def _timer(trainer: L.Trainer) -> Timer | None:
+    # Lightning adds a Timer callback for trainer.max_time; without a budget, time_remaining() is None.
+    for callback in trainer.callbacks:
+        if isinstance(callback, Timer) and callback.time_remaining() is not None:
+            return callback
+    return None
