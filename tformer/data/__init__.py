@@ -12,12 +12,13 @@ from tformer.data.freedict import freedict_de_en
 from tformer.data.images import FASHION_MNIST_CLASSES, IdxImageDataset, ImageFolderDataset, read_idx, write_idx
 from tformer.data.module import DataModule, estimate_sizes
 from tformer.data.sampler import TokenBudgetBatchSampler
+from tformer.data.skipped import SkippedItems
 from tformer.data.speech import espeak_digits, espeak_sentences
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
 
 __all__ = [
     "DataError", "DataWarning",
-    "RawDataset", "RawSubset", "PreparedDataset", "split_off",
+    "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off",
     "ParallelTextDataset", "LabeledTextDataset", "ImageFolderDataset", "IdxImageDataset", "ManifestDataset",
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "estimate_sizes",
