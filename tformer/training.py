@@ -1,4 +1,5 @@
-"""Training helpers: exact resumption (random state), checkpoint lookup, precision by hardware."""
+"""Training helpers: exact resumption (random state), warnings about skipped data items,
+checkpoint lookup, precision by hardware."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import lightning as L
 import numpy as np
 import torch
 
-__all__ = ["ExactResume", "native_bf16", "resolve_checkpoint", "resolve_precision"]
+from .data.module import DataModule
+
+__all__ = ["ExactResume", "ReportSkippedItems", "native_bf16", "resolve_checkpoint", "resolve_precision"]
 
 
 class ExactResume(L.Callback):
@@ -50,6 +53,34 @@ class ExactResume(L.Callback):
         if self._pending is not None:
             _set_random_state(self._pending)
             self._pending = None
+
+
+class ReportSkippedItems(L.Callback):
+    """At the end of each train, validation and test epoch, one warning per split about the data
+    items that could not be prepared (``DataModule.warn_skipped``), counted over every DataLoader
+    worker; items that fail again in later epochs are not reported again.
+
+    An epoch's end is the first moment every batch of the epoch has arrived, so the count is
+    complete; a warning per batch would repeat itself, and the DataModule sees no epoch ends.
+    """
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _warn_skipped(trainer, "train")
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:  # the sanity check sees a few batches; the real epoch counts
+            _warn_skipped(trainer, "valid")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _warn_skipped(trainer, "test")
+
+    def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _warn_skipped(trainer, "test")  # the DataModule predicts on its test split
+
+
+def _warn_skipped(trainer: L.Trainer, split: str) -> None:
+    if isinstance(trainer.datamodule, DataModule):
+        trainer.datamodule.warn_skipped(split)
 
 
 def _set_random_state(state: dict[str, Any]) -> None:

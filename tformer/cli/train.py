@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
-from ..training import ExactResume, resolve_checkpoint, resolve_precision
+from ..training import ExactResume, ReportSkippedItems, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
 from .errors import explain_config_errors, friendly_errors
 from .report import print_summary
@@ -35,7 +35,7 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
         task.core.compile()
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
-    callbacks.append(ExactResume())
+    callbacks += [ExactResume(), ReportSkippedItems()]
     trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     return data, task, trainer
 
