@@ -4,7 +4,6 @@ items that can be skipped are skipped, counted and warned about once."""
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from PIL import Image
 from tests import tiny_data
 from tformer.data import (
     DataError, DataModule, DataWarning, IdxImageDataset, ImageFolderDataset, LabeledTextDataset,
-    ManifestDataset, ParallelTextDataset, PreparedDataset, RawDataset,
+    ManifestDataset, ParallelTextDataset, PreparedDataset, RawDataset, SkippedItems,
 )
 from tformer.tokenizers import AudioFbankTokenizer, ImagePatchTokenizer, LabelTokenizer, TextCharTokenizer
 
@@ -160,16 +159,17 @@ def test_a_damaged_wav_is_a_value_error_naming_the_file(damage, tmp_path):
         AudioFbankTokenizer(d_model=8).prepare(path)
 
 
-def test_damaged_wavs_in_training_data_are_skipped_with_a_warning(audio, tmp_path, caplog):
+def test_damaged_wavs_in_training_data_are_skipped_with_a_warning(audio, tmp_path):
     good = [(str(audio["train"].parent / "train_0.wav"), "one"), (str(audio["train"].parent / "train_1.wav"), "two")]
     damaged = [(str(p), "one") for p in _damaged_wavs(tmp_path).values()]
     target = TextCharTokenizer(d_model=8, alphabet="onetw ")
     prepared = PreparedDataset(RawDataset(good[:1] + damaged + good[1:]), AudioFbankTokenizer(d_model=8), target)
-    with caplog.at_level(logging.WARNING, logger="tformer.data.datasets"):
-        sources, targets = prepared.collate([prepared[i] for i in range(len(prepared))])
+    sources, targets = prepared.collate([prepared[i] for i in range(len(prepared))])
     assert sources.values.size(0) == 2 and prepared.failures == 4
+    with pytest.warns(DataWarning, match=r"train split: skipped 4 item\(s\)") as caught:
+        SkippedItems().warn("train", prepared)
     for path, _ in damaged:
-        assert path in caplog.text
+        assert path in str(caught[0].message)
 
 
 def test_a_wav_at_another_sample_rate_is_resampled(tmp_path):
@@ -209,15 +209,15 @@ def test_a_grey_image_is_converted_when_rgb_is_configured(images):
     assert pixels.shape == (3, 16, 16) and torch.equal(pixels[0], pixels[1]) and torch.equal(pixels[1], pixels[2])
 
 
-def test_a_corrupt_png_in_training_data_is_skipped_with_a_warning(images, caplog):
+def test_a_corrupt_png_in_training_data_is_skipped_with_a_warning(images):
     with pytest.warns(DataWarning):
         dataset = ImageFolderDataset(images)
     labels = LabelTokenizer(classes=dataset.classes)
     prepared = PreparedDataset(dataset, ImagePatchTokenizer(d_model=8, image_size=16, patch_size=4), labels)
-    with caplog.at_level(logging.WARNING, logger="tformer.data.datasets"):
-        sources, targets = prepared.collate([prepared[i] for i in range(len(prepared))])
+    sources, targets = prepared.collate([prepared[i] for i in range(len(prepared))])
     assert sources.values.shape == (4, 1, 16, 16) and prepared.failures == 1
-    assert "broken.png" in caplog.text and "not a readable image" in caplog.text
+    with pytest.warns(DataWarning, match=r"train split: skipped 1 item\(s\) .*broken\.png: not a readable image"):
+        SkippedItems().warn("train", prepared)
 
 
 # -- labels --------------------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """tformer-predict after an interruption: finished lines are kept, a torn line is repaired,
-the output ends complete and in input order; bad inputs stop it with the file named."""
+the output ends complete and in input order; a bad input gets an error line naming the file,
+or stops the run (``on_error=error``); no empty output is left behind."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from hydra import compose, initialize_config_dir
 
 import tformer
-from tformer.cli.predict import finished_lines, read_inputs
+from tformer.cli import CONFIG_DIR
+from tformer.cli.predict import finished_lines, predict_file, read_inputs
 
 from .conftest import assert_clean_failure, run_cli
 
@@ -45,13 +48,64 @@ def test_a_finished_output_is_left_as_it_is(text_run, tmp_path):
     assert finished_lines(output) == 2 and output.read_text(encoding="utf-8") == finished
 
 
-def test_a_corrupt_image_stops_prediction_naming_the_file(image_run, tmp_path):
-    folder = tmp_path / "images"
+def _images(image_run, folder, names="abc", bad="b"):
+    """PNGs named ``names`` in ``folder``, copies of the run's sample except the corrupt ``bad`` ones."""
     folder.mkdir()
-    (folder / "a.png").write_bytes(open(image_run.sample, "rb").read())
-    (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)
-    result = run_cli("predict", f"ckpt={image_run.ckpt}", f"input={folder}", f"output={tmp_path / 'preds.jsonl'}")
-    assert_clean_failure(result, "tformer-predict: error:", f"{folder / 'b.png'}: not a readable image")
+    for name in names:
+        content = b"\x89PNG\r\n\x1a\n" + b"\x00" * 30 if name in bad else open(image_run.sample, "rb").read()
+        (folder / f"{name}.png").write_bytes(content)
+    return [str(folder / f"{name}.png") for name in names]
+
+
+def _predict(ckpt, inputs, output, **options):
+    """Run tformer-predict in this process, with the config as its command line composes it."""
+    overrides = [f"ckpt={ckpt}", f"input={inputs}", f"output={output}"] + [f"{k}={v}" for k, v in options.items()]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return predict_file(compose("predict", overrides=overrides))
+
+
+def _rows(output):
+    return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_corrupt_image_gets_an_error_line_and_the_others_their_predictions(image_run, tmp_path, capsys):
+    paths = _images(image_run, tmp_path / "images")
+    output = tmp_path / "preds.jsonl"
+    assert _predict(image_run.ckpt, tmp_path / "images", output) == 3  # one chunk: a, b, c
+    assert f"2 predictions written, 3 in all -> {output}; 1 input(s) failed" in capsys.readouterr().out
+    rows = _rows(output)
+    assert [row["input"] for row in rows] == paths and "prediction" not in rows[1]
+    assert rows[1]["error"].startswith(f"{paths[1]}: not a readable image")
+    good = tformer.load(image_run.ckpt).predict([paths[0]])[0]
+    assert rows[0]["prediction"] == rows[2]["prediction"] == good
+    # an interrupted run continues after its last line, the error line counting as finished
+    output.write_text("".join(output.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+    assert _predict(image_run.ckpt, tmp_path / "images", output) == 1
+    assert "already holds 2 of 3 predictions; continuing" in capsys.readouterr().out
+    assert _rows(output) == rows
+
+
+def test_on_error_error_stops_at_the_bad_input_keeping_the_lines_before_it(image_run, tmp_path, capsys):
+    paths = _images(image_run, tmp_path / "images")
+    output = tmp_path / "preds.jsonl"
+    result = run_cli("predict", f"ckpt={image_run.ckpt}", f"input={tmp_path / 'images'}", f"output={output}",
+                     "on_error=error")
+    assert_clean_failure(result, "tformer-predict: error:", f"{paths[1]}: not a readable image", "on_error=skip")
+    assert [row["input"] for row in _rows(output)] == paths[:1]
+    assert _predict(image_run.ckpt, tmp_path / "images", output) == 2  # continues after a, now skipping b
+    assert [("error" in row) for row in _rows(output)] == [False, True, False]
+
+
+def test_no_output_file_is_left_when_nothing_was_written(image_run, tmp_path):
+    _images(image_run, tmp_path / "images", names="ab", bad="ab")
+    output = tmp_path / "preds.jsonl"
+    with pytest.raises(ValueError, match="a.png: not a readable image"):
+        _predict(image_run.ckpt, tmp_path / "images", output, on_error="error")
+    assert not output.exists()
+    output.write_text('{"input": "a.p', encoding="utf-8")  # a torn first line, from a killed run
+    with pytest.raises(ValueError, match="a.png: not a readable image"):
+        _predict(image_run.ckpt, tmp_path / "images", output, on_error="error")
+    assert not output.exists()
 
 
 def test_a_missing_input_names_it(tmp_path):

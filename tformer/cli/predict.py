@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import hydra
 from omegaconf import DictConfig
 
 from ..checkpoint import atomic_write, load
+from ..data.datasets import SKIPPED_ERRORS
+from ..data.errors import check_choice
 from ..tokenizers import TextOutput
 from . import CONFIG_DIR
 from .errors import explain_config_errors, friendly_errors
@@ -57,26 +60,90 @@ def chunks(items: list[Any], size: int, start: int) -> Iterator[tuple[int, list[
         yield i, items[i : i + size]
 
 
+def predict_records(task: Any, chunk: list[Any]) -> list[dict[str, Any]]:
+    """``{"input", "prediction"}`` per input, or ``{"input", "error"}`` for an input that cannot be
+    read (a corrupt file, an empty line); a failing chunk is retried one input at a time, so one
+    bad input costs no other its prediction.
+
+    Args:
+        task: a loaded task.
+        chunk: raw inputs.
+    Returns:
+        One record per input, in order.
+    """
+    try:
+        return [{"input": item, "prediction": p} for item, p in zip(chunk, task.predict(chunk))]
+    except SKIPPED_ERRORS as error:
+        if len(chunk) == 1:
+            return [{"input": chunk[0], "error": _message(chunk[0], error)}]
+    return [record for item in chunk for record in predict_records(task, [item])]
+
+
+def _message(item: Any, error: Exception) -> str:
+    """One line naming the input (the tokenizers' messages name files, not text lines)."""
+    message = " ".join(str(error).splitlines())
+    return message if str(item) in message else f"input {str(item)[:60]!r}: {message}"
+
+
+@contextlib.contextmanager
+def appended_lines(output: Path) -> Iterator[Callable[[list[str]], None]]:
+    """A function that appends whole lines to ``output`` and syncs them to disk; the file is made
+    with its first line, and an output left empty is removed at the end."""
+    handle = None
+
+    def append(lines: list[str]) -> None:
+        nonlocal handle
+        if not lines:
+            return
+        if handle is None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            handle = output.open("a", encoding="utf-8")
+        handle.write("".join(lines))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+    try:
+        yield append
+    finally:
+        if handle is not None:
+            handle.close()
+        if output.is_file() and output.stat().st_size == 0:
+            output.unlink()
+
+
 def predict_file(cfg: DictConfig) -> int:
-    """Predict every input not yet in ``cfg.output``; returns how many were written now."""
+    """Predict every input not yet in ``cfg.output``; returns how many lines were written now.
+
+    A bad input gets an error record in its place (``on_error=skip``) or stops the run, after
+    the lines before it were written (``on_error=error``).
+    """
+    on_error = check_choice("on_error", cfg.on_error, ("skip", "error"))
     task = load(cfg.ckpt, map_location=cfg.device)
     if cfg.get("beam_size") is not None and "beam_size" in task.hparams:
         task.hparams.beam_size = int(cfg.beam_size)
     inputs = read_inputs(Path(cfg.input), isinstance(task.source, TextOutput))
     output = Path(cfg.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     done = finished_lines(output)
     if done:
         print(f"tformer-predict: {output} already holds {done} of {len(inputs)} predictions; continuing")
-    with output.open("a", encoding="utf-8") as handle:
-        for start, chunk in chunks(inputs, int(cfg.batch_size), done):
-            for item, prediction in zip(chunk, task.predict(chunk)):
-                handle.write(json.dumps({"input": item, "prediction": prediction}, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-    written = max(0, len(inputs) - done)
-    print(f"tformer-predict: {written} predictions written, {len(inputs)} in all -> {output}")
+    written, failed = 0, 0
+    with appended_lines(output) as append:
+        for _, chunk in chunks(inputs, int(cfg.batch_size), done):
+            records = predict_records(task, chunk)
+            bad = next((r for r in records if "error" in r), None)
+            if bad is not None and on_error == "error":
+                append([_line(r) for r in records[: records.index(bad)]])
+                raise ValueError(f"{bad['error']} (on_error=skip writes an error line for it and goes on)")
+            append([_line(r) for r in records])
+            written += len(records)
+            failed += sum("error" in r for r in records)
+    failures = f"; {failed} input(s) failed (their lines hold an \"error\")" if failed else ""
+    print(f"tformer-predict: {written - failed} predictions written, {len(inputs)} in all -> {output}{failures}")
     return written
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")

@@ -22,6 +22,7 @@ from lightning.pytorch.utilities.model_summary import get_human_readable_count
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
+from ..data import ReportSkippedItems
 from ..planning import RunPlan
 from ..training import ExactResume, InterruptCheckpoint, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
@@ -42,7 +43,7 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
         task.core.compile()
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
-    callbacks.append(ExactResume())
+    callbacks += [ExactResume(), ReportSkippedItems()]
     trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     return data, task, trainer
 

@@ -10,17 +10,18 @@ from tformer.data.errors import DataError, DataWarning
 from tformer.data.fashion_mnist import fashion_mnist
 from tformer.data.freedict import freedict_de_en
 from tformer.data.images import FASHION_MNIST_CLASSES, IdxImageDataset, ImageFolderDataset, read_idx, write_idx
-from tformer.data.module import DataModule, estimate_sizes
+from tformer.data.module import DataModule, ReportSkippedItems, estimate_sizes
 from tformer.data.sampler import TokenBudgetBatchSampler
+from tformer.data.skipped import SkippedItems
 from tformer.data.speech import espeak_digits, espeak_sentences
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
 
 __all__ = [
     "DataError", "DataWarning",
-    "RawDataset", "RawSubset", "PreparedDataset", "split_off",
+    "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off",
     "ParallelTextDataset", "LabeledTextDataset", "ImageFolderDataset", "IdxImageDataset", "ManifestDataset",
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
-    "TokenBudgetBatchSampler", "DataModule", "estimate_sizes",
+    "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",
     "freedict_de_en", "fashion_mnist", "espeak_digits", "espeak_sentences",
 ]

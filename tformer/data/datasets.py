@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any, Sequence
 
 import soundfile
@@ -16,12 +14,9 @@ from tformer.tokenizers.base import Batch, Tokenizer
 
 __all__ = ["RawDataset", "RawSubset", "PreparedDataset", "split_off", "SKIPPED_ERRORS"]
 
-log = logging.getLogger(__name__)
-
 # What a tokenizer's prepare may raise on one bad item (unreadable file, malformed text) that
 # should skip that item rather than stop a long run; anything else is a bug and propagates.
 SKIPPED_ERRORS = (ValueError, OSError, soundfile.SoundFileError)
-_WARNED_LIMIT = 10
 
 
 class RawDataset(Dataset):
@@ -114,9 +109,11 @@ class PreparedDataset(Dataset):
     """Runs each tokenizer's ``prepare`` on the raw items; runs in DataLoader workers.
 
     An item whose ``prepare`` raises one of ``SKIPPED_ERRORS`` becomes ``None`` and is dropped
-    by ``collate``; a warning names it (the first few per worker process, then a count every
-    100). A batch whose items all failed becomes a batch of the first item that prepares, so
-    no step ever sees an empty batch (and no DDP rank skips a step its peers take).
+    by ``collate``; it is marked in ``failed``, a flag per item in shared memory, so the main
+    process sees the failures of every worker (forked or spawned) without a message per item
+    (``SkippedItems`` warns about them once). A batch whose items all failed becomes a batch of
+    the first item that prepares, so no step ever sees an empty batch (and no DDP rank skips a
+    step its peers take).
 
     Args:
         raw: a dataset of ``(source_raw, target_raw)`` pairs.
@@ -128,33 +125,55 @@ class PreparedDataset(Dataset):
         self.raw = raw
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
-        self.failures = 0
+        # Shared memory: a worker's writes are seen here, and a write needs no lock, pipe or queue
+        # (a worker never blocks on a full pipe); it travels to spawned workers with the dataset.
+        self.failed = torch.zeros(len(raw), dtype=torch.bool).share_memory_()
 
     def __len__(self) -> int:
         return len(self.raw)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor] | None:
-        source, target = self.raw[index]
         try:
-            return self.source_tokenizer.prepare(source), self.target_tokenizer.prepare(target)
-        except SKIPPED_ERRORS as error:
-            self._report(index, source, error)
+            return self._prepare(index)
+        except SKIPPED_ERRORS:
+            self.failed[index] = True
             return None
+
+    def _prepare(self, index: int) -> tuple[Tensor, Tensor]:
+        source, target = self.raw[index]
+        return self.source_tokenizer.prepare(source), self.target_tokenizer.prepare(target)
+
+    @property
+    def failures(self) -> int:
+        """How many distinct items failed to prepare so far, in any process."""
+        return int(self.failed.sum())
+
+    def failed_indices(self) -> list[int]:
+        """The items that failed to prepare so far, in any process, in index order."""
+        return self.failed.nonzero().flatten().tolist()
+
+    def describe_failure(self, index: int) -> str:
+        """``item 7 (cats/3.png): ValueError: ...``: why item ``index`` fails, found by preparing it again.
+
+        Args:
+            index: an item that failed (in whichever process).
+        Returns:
+            The index, the raw source shown briefly, and the error's type and message.
+        """
+        shown = _brief(self.raw[index][0])
+        try:
+            self._prepare(index)
+        except SKIPPED_ERRORS as error:
+            return f"item {index} ({shown}): {type(error).__name__}: {error}"
+        return f"item {index} ({shown}): failed once, prepared on a second try"
 
     def _first_good_item(self) -> tuple[Tensor, Tensor]:
         for index in range(len(self)):
             item = self[index]
             if item is not None:
                 return item
-        raise DataError(f"no item of {type(self.raw).__name__} could be prepared; see the warnings above")
-
-    def _report(self, index: int, source: Any, error: Exception) -> None:
-        self.failures += 1
-        if self.failures <= _WARNED_LIMIT:
-            shown = source if isinstance(source, str) else type(source).__name__
-            log.warning("skipping item %d (%.80s): %s: %s", index, shown, type(error).__name__, error)
-        elif self.failures % 100 == 0:
-            log.warning("%d items failed to prepare so far in process %d", self.failures, os.getpid())
+        first = f"; {self.describe_failure(0)}" if len(self) else ""
+        raise DataError(f"no item of {type(self.raw).__name__} could be prepared{first}")
 
     def collate(self, items: Sequence[tuple[Tensor, Tensor] | None]) -> tuple[Batch, Batch]:
         """Pad a list of prepared items into ``(source Batch, target Batch)``.
@@ -167,3 +186,12 @@ class PreparedDataset(Dataset):
         kept = [item for item in items if item is not None] or [self._first_good_item()]
         sources, targets = zip(*kept)
         return self.source_tokenizer.collate(sources), self.target_tokenizer.collate(targets)
+
+
+def _brief(raw: Any, width: int = 60) -> str:
+    """A str item cut to ``width`` characters in the middle (a line's start, a path's file name
+    stay); other values by their type."""
+    if not isinstance(raw, str):
+        return type(raw).__name__
+    half = (width - 3) // 2
+    return raw if len(raw) <= width else f"{raw[:half]}...{raw[-half:]}"

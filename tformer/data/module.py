@@ -14,9 +14,10 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampl
 from tformer.data.datasets import SKIPPED_ERRORS, PreparedDataset, split_off
 from tformer.data.errors import DataWarning
 from tformer.data.sampler import ResumableBatches, TokenBudgetBatchSampler
+from tformer.data.skipped import SkippedItems
 from tformer.tokenizers.base import TextOutput, Tokenizer
 
-__all__ = ["DataModule", "estimate_sizes"]
+__all__ = ["DataModule", "ReportSkippedItems", "estimate_sizes"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ class DataModule(L.LightningDataModule):
     test split given here whose targets the target tokenizer does not know (a label never seen
     in training) is an error then. Items of a split-off valid split are skipped instead.
 
+    Items that fail to prepare (a corrupt image, an unreadable audio file) are skipped; the
+    ``ReportSkippedItems`` callback has ``warn_skipped`` report them once per split at the end
+    of each epoch, counted over every worker process, and ``teardown`` reports any left.
+
     Args:
         train: the raw training dataset.
         valid: the raw validation dataset; when None, ``valid_fraction`` of ``train`` is split off.
@@ -126,6 +131,8 @@ class DataModule(L.LightningDataModule):
         self.source_tokenizer: Tokenizer | None = None
         self.target_tokenizer: Tokenizer | None = None
         self._sizes: dict[int, np.ndarray] = {}
+        self._prepared: dict[str, PreparedDataset] = {}  # the datasets of the loaders made last, by split
+        self.skipped = SkippedItems()
 
     def attach(self, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer) -> None:
         """Set the (fitted) tokenizers whose ``prepare``/``collate`` build the batches.
@@ -149,21 +156,38 @@ class DataModule(L.LightningDataModule):
             connector.use_distributed_sampler = False
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train, training=True)
+        return self._loader(self.train, "train")
 
     def val_dataloader(self) -> DataLoader | list:
-        return [] if self.valid is None else self._loader(self.valid, training=False)
+        return [] if self.valid is None else self._loader(self.valid, "valid")
 
     def test_dataloader(self) -> DataLoader | list:
-        return [] if self.test is None else self._loader(self.test, training=False)
+        return [] if self.test is None else self._loader(self.test, "test")
 
     def predict_dataloader(self) -> DataLoader | list:
         return self.test_dataloader()
 
-    def _loader(self, raw: Dataset, training: bool) -> DataLoader:
+    def warn_skipped(self, split: str) -> int:
+        """Warn once about the items of ``split`` that failed to prepare since its last warning.
+
+        Args:
+            split: "train", "valid" or "test".
+        Returns:
+            How many items failed since then (0: nothing new, no warning).
+        """
+        prepared = self._prepared.get(split)
+        return 0 if prepared is None else self.skipped.warn(split, prepared)
+
+    def teardown(self, stage: str) -> None:
+        """Report what no epoch end reported (a Trainer without ``ReportSkippedItems``, an interrupted run)."""
+        for split in self._prepared:
+            self.warn_skipped(split)
+
+    def _loader(self, raw: Dataset, split: str) -> DataLoader:
         if self.source_tokenizer is None or self.target_tokenizer is None:
             raise RuntimeError("call DataModule.attach(source_tokenizer, target_tokenizer) before asking for data")
-        prepared = PreparedDataset(raw, self.source_tokenizer, self.target_tokenizer)
+        training = split == "train"
+        prepared = self._prepared[split] = PreparedDataset(raw, self.source_tokenizer, self.target_tokenizer)
         options = dict(
             collate_fn=prepared.collate, num_workers=self.num_workers, pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
@@ -202,3 +226,31 @@ class DataModule(L.LightningDataModule):
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             return torch.distributed.get_world_size(), torch.distributed.get_rank()
         return 1, 0
+
+
+class ReportSkippedItems(L.Callback):
+    """At the end of each train, validation and test epoch, one warning per split about the data
+    items that could not be prepared (``DataModule.warn_skipped``), counted over every DataLoader
+    worker; items that fail again in later epochs are not reported again.
+
+    An epoch's end is the first moment every batch of the epoch has arrived, so the count is
+    complete; a warning per batch would repeat itself, and the DataModule sees no epoch ends.
+    """
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _warn_skipped(trainer, "train")
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:  # the sanity check sees a few batches; the real epoch counts
+            _warn_skipped(trainer, "valid")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _warn_skipped(trainer, "test")
+
+    def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _warn_skipped(trainer, "test")  # the DataModule predicts on its test split
+
+
+def _warn_skipped(trainer: L.Trainer, split: str) -> None:
+    if isinstance(trainer.datamodule, DataModule):
+        trainer.datamodule.warn_skipped(split)
