@@ -3,12 +3,16 @@
 A checkpoint stores plain data only: registry names and constructor arguments of the task,
 its tokenizers and its core, plus the weights and the tokenizers' learned vocabularies. It is
 read with ``torch.load(weights_only=True)`` and rebuilt from registered classes alone: nothing
-named in it is imported or executed.
+named in it is imported or executed. A tokenizer from a plug-in also records the distribution
+that provides it (``{"name": ..., "version": ...}``), so loading without the plug-in says what
+to install; checkpoints without that record load as before.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,13 +22,14 @@ import torch
 
 from . import __version__
 from .core import Encoder, EncoderDecoder
-from .registry import TASKS, TOKENIZERS
+from .registry import TASKS, TOKENIZERS, distribution_of
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "describe", "load", "atomic_write"]
 
 FORMAT_VERSION = 1
 KEY = "tformer"
 CORES = {"Encoder": Encoder, "EncoderDecoder": EncoderDecoder}
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -39,10 +44,18 @@ def describe(task: Any) -> dict[str, Any]:
         "task": TASKS.name_of(task),
         "options": dict(task.hparams),
         "core": {"class": type(task.core).__name__, "kwargs": dict(task.core.init_kwargs)},
-        "source": {"name": TOKENIZERS.name_of(task.source), "kwargs": dict(task.source.init_kwargs)},
-        "target": {"name": TOKENIZERS.name_of(task.target), "kwargs": dict(task.target.init_kwargs)},
+        "source": _tokenizer_spec(task.source),
+        "target": _tokenizer_spec(task.target),
         "shared_vocabulary": task.source is task.target,
     }
+
+
+def _tokenizer_spec(tokenizer: Any) -> dict[str, Any]:
+    spec = {"name": TOKENIZERS.name_of(tokenizer), "kwargs": dict(tokenizer.init_kwargs)}
+    distribution = distribution_of(tokenizer)  # None for tformer's own tokenizers
+    if distribution is not None:
+        spec["distribution"] = distribution
+    return spec
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> Any:
@@ -60,8 +73,8 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     spec = _spec(checkpoint, path)
     importlib.import_module("tformer.tasks")  # registers the built-in tasks
     state = checkpoint["state_dict"]
-    source = _tokenizer(spec["source"], state, "source.")
-    target = source if spec.get("shared_vocabulary") else _tokenizer(spec["target"], state, "target.")
+    source = _tokenizer(spec["source"], state, "source", path)
+    target = source if spec.get("shared_vocabulary") else _tokenizer(spec["target"], state, "target", path)
     if spec["core"]["class"] not in CORES:
         raise CheckpointError(f"{path}: unknown core {spec['core']['class']!r}; known: {', '.join(CORES)}")
     core = CORES[spec["core"]["class"]](**spec["core"]["kwargs"])
@@ -73,11 +86,35 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     return task.to(map_location).eval() if map_location is not None else task.eval()
 
 
-def _tokenizer(spec: dict[str, Any], state: dict[str, Any], prefix: str) -> Any:
+def _tokenizer(spec: dict[str, Any], state: dict[str, Any], side: str, path: Path) -> Any:
     # Tokenizers come first: what they learned (vocabulary, classes) sizes the task's layers.
+    _check_plugin(spec, side, path)
     tokenizer = TOKENIZERS.build(spec["name"], **spec["kwargs"])
+    prefix = f"{side}."
     tokenizer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     return tokenizer
+
+
+def _check_plugin(spec: dict[str, Any], side: str, path: Path) -> None:
+    """Name the plug-in distribution to install when the tokenizer it provided is not registered here."""
+    saved = spec.get("distribution")
+    if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
+        return  # tformer's own tokenizer, or a checkpoint from before the record
+    name, version, tokenizer = saved["name"], saved.get("version"), spec["name"]
+    if tokenizer in TOKENIZERS:
+        here = distribution_of(TOKENIZERS.get(tokenizer))
+        if here is not None and here.get("version") != version:
+            log.warning("%s: its %s tokenizer %r was saved with %s %s; this is %s %s",
+                        path, side, tokenizer, name, version, here["name"], here["version"])
+        return
+    where = f"{path}: its {side} tokenizer {tokenizer!r} comes from the plug-in {name} {version}"
+    install = f"pip install '{name}=={version}'"
+    try:
+        installed = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        raise CheckpointError(f"{where}, which is not installed here; install it ({install})") from None
+    raise CheckpointError(f"{where}; the installed {name} {installed} registers no {tokenizer!r} "
+                          f"(or failed to load: see the warning above); install the one it was saved with ({install})")
 
 
 def _checkpoint_path(path: Path) -> Path:

@@ -8,12 +8,13 @@ module that registers its classes on import (``pip install`` is all a user does)
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.metadata
 import inspect
 import logging
 from typing import Any, Callable, TypeVar
 
-__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "ENTRY_POINT_GROUP", "load_plugins"]
+__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "ENTRY_POINT_GROUP", "load_plugins", "distribution_of"]
 
 ENTRY_POINT_GROUP = "tformer.plugins"
 log = logging.getLogger(__name__)
@@ -126,6 +127,33 @@ def load_plugins() -> None:
             entry.load()
         except Exception as error:  # a broken plug-in must not break tformer itself
             log.warning("tformer plug-in %r (%s) failed to load: %s", entry.name, entry.value, error)
+
+
+def distribution_of(obj: Any) -> dict[str, str] | None:
+    """The installed distribution that provides ``obj``'s class (a class or an instance).
+
+    Returns:
+        ``{"name": ..., "version": ...}`` (plain data, as checkpoints hold it), or ``None`` for
+        tformer's own classes and for classes no installed distribution ships (a script, a test).
+    """
+    cls = obj if inspect.isclass(obj) else type(obj)
+    found = _distribution_of_package(cls.__module__.partition(".")[0])
+    return dict(found) if found is not None else None  # a copy: the cached one stays as found
+
+
+@functools.lru_cache(maxsize=None)
+def _distribution_of_package(package: str) -> dict[str, str] | None:
+    if package in ("tformer", "__main__", "builtins"):
+        return None
+    # The entry point that imports the package names its distribution, even one laid out without
+    # a RECORD file; packages_distributions() covers packages imported some other way.
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.value.split(":")[0].split(".")[0] == package and entry.dist is not None:
+            return {"name": entry.dist.name, "version": entry.dist.version}
+    names = [n for n in importlib.metadata.packages_distributions().get(package, []) if n != "tformer"]
+    if not names:
+        return None
+    return {"name": names[0], "version": importlib.metadata.version(names[0])}
 
 
 def _qualname(obj: Any) -> str:

@@ -24,10 +24,13 @@ def image_run(tmp_path_factory) -> TinyRun:
     return trained_run("image", tmp_path_factory)
 
 
-def run_cli(program: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
+def run_cli(program: str, *args: str, cwd=None, pythonpath=None) -> subprocess.CompletedProcess:
     """Run ``python -m tformer.cli.<program> args...`` with the user's defaults (no debug traces),
-    in ``cwd`` or a scratch folder: Hydra's run folders must not land in the checkout."""
+    in ``cwd`` or a scratch folder: Hydra's run folders must not land in the checkout.
+    ``pythonpath``: a folder of extra installed packages (a plug-in installed with ``--target``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("TFORMER_DEBUG", "HYDRA_FULL_ERROR")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     command = [sys.executable, "-m", f"tformer.cli.{program}", *args]
     with tempfile.TemporaryDirectory(prefix="tformer-cli-") as scratch:
         return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd or scratch, timeout=300)

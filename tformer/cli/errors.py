@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from hydra.errors import ConfigCompositionException, HydraException
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ..checkpoint import CheckpointError
+from ..registry import DATASETS, TASKS, TOKENIZERS, Registry, distribution_of
 
 # Errors raised on bad input (files, config values, shapes); TFORMER_DEBUG=1 shows the trace.
 USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, OmegaConfBaseException, HydraException, CheckpointError)
@@ -42,12 +45,13 @@ def friendly_errors(program: str) -> Callable[[Callable[..., Any]], Callable[...
 
 @contextlib.contextmanager
 def explain_config_errors(program: str) -> Iterator[None]:
-    """Around a Hydra app: when Hydra refuses a misspelt key (it prints the error and exits),
-    add a line with the closest key and the keys that config node has."""
+    """Around a Hydra app: when Hydra refuses a misspelt key or a missing config file (it prints
+    the error and exits), add a line with the closest key, or with the plug-in that lacks the file."""
     try:
         yield
     except SystemExit as exit:
-        hint = unknown_key_hint(exit.__context__)  # the error Hydra reported, if any
+        error = exit.__context__  # the error Hydra reported, if any
+        hint = unknown_key_hint(error) or missing_plugin_config_hint(error)
         if hint:
             print(f"{program}: {hint}", file=sys.stderr)
         raise
@@ -66,3 +70,36 @@ def unknown_key_hint(error: BaseException | None) -> str | None:
     node = (cause.full_key or "").rpartition(".")[0] or "the config"
     guess = f" Did you mean {close[0]!r}?" if close else ""
     return f"{node} has no key {str(cause.key)!r}.{guess} Its keys: {', '.join(keys)}"
+
+
+# The registry whose names a config group's files carry; other groups (source, target, fields) hold tokenizers.
+_GROUP_REGISTRIES: dict[str, Registry] = {"task": TASKS, "data": DATASETS}
+
+
+def missing_plugin_config_hint(error: BaseException | None) -> str | None:
+    """When Hydra finds no ``GROUP/NAME`` but an installed plug-in registers ``NAME``: which
+    distribution it is, the file it did not ship and the pyproject lines that ship it; or None."""
+    missing = getattr(error, "missing_cfg_file", None) if isinstance(error, MissingConfigException) else None
+    group, _, name = (missing or "").rpartition("/")
+    if not group or "/" in group or not name:  # nested groups (task/optimizer) hold no registry names
+        return None
+    registry = _GROUP_REGISTRIES.get(group, TOKENIZERS)
+    try:
+        entry = registry.get(name)  # imports the tformer.plugins entry points first
+    except KeyError:
+        return None
+    distribution = distribution_of(entry)
+    package = getattr(entry, "__module__", "").partition(".")[0]
+    if distribution is None or _ships(package, f"conf/{group}/{name}.yaml"):
+        return None
+    return (f"{registry.kind} {name!r} is registered by the installed plug-in {distribution['name']} "
+            f"{distribution['version']}, which ships no {package}/conf/{group}/{name}.yaml; add that file and, "
+            f'in its pyproject.toml, [tool.setuptools.package-data] {package} = ["conf/*/*.yaml"] '
+            "(setuptools installs only .py files unless told), then reinstall it")
+
+
+def _ships(package: str, relative: str) -> bool:
+    """Whether the installed ``package`` holds the file ``relative`` (a config Hydra then misses for another reason)."""
+    spec = importlib.util.find_spec(package) if package else None
+    folders = (spec.submodule_search_locations or []) if spec else []
+    return any((Path(folder) / relative).is_file() for folder in folders)
