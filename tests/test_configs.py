@@ -8,6 +8,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import get_object, instantiate
 
 from tformer.cli import CONFIG_DIR
+from tformer.cli.composition import check_composition
 from tformer.cli.train import build_trainer
 
 CONF = Path(CONFIG_DIR)
@@ -47,6 +48,7 @@ def test_every_group_option_composes(group):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_recipe_builds_its_task(experiment):
     cfg = _compose([f"experiment={experiment}"])
+    check_composition(cfg)  # its data gives what its tokenizers read
     source, target = _fitted(cfg.source), _fitted(cfg.target)
     task = instantiate(cfg.task, source=source, target=target, _convert_="all")
     assert task.core.d_model == cfg.model.d_model

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..checkpoint import atomic_write
 from ..training import ExactResume, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
+from .composition import check_composition
 from .errors import explain_config_errors, friendly_errors
 from .report import print_summary
 
@@ -27,6 +28,7 @@ log = logging.getLogger("tformer.train")
 
 def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     """Instantiate data, tokenizers (fitted on the training split), task and trainer."""
+    check_composition(cfg)  # data the tokenizers cannot read stops here, before anything is prepared
     data = instantiate(cfg.data, _convert_="all")
     source, target = _tokenizers(cfg, data)
     data.attach(source, target)

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from tformer.core.positions import SinusoidalPositions
+from tformer.kinds import TEXT
 from tformer.registry import TOKENIZERS
 from tformer.tokenizers.base import Tokenizer, lengths_to_pad_mask
 
@@ -32,6 +33,7 @@ class KmerTokenizer(Tokenizer):
     """
 
     pad_id, unk_id = 0, 1
+    reads = (TEXT,)  # what prepare takes (tformer.kinds): DNA strings are text; data giving images is refused
 
     def __init__(self, d_model: int, k: int = 3, dropout: float = 0.1):
         super().__init__()
