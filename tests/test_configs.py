@@ -45,6 +45,15 @@ def test_every_group_option_composes(group):
         assert cfg[group] is not None or group == "logger"
 
 
+@pytest.mark.parametrize("split", ["test", "valid"])
+def test_every_split_option_adds_a_split_like_the_training_one(split):
+    # +data/test=labeled_text data.test.path=test.tsv: a test split of your own data
+    assert _options(f"data/{split}") == ["audio_manifest", "image_folder", "labeled_text", "parallel_text"]
+    for option in _options(f"data/{split}"):
+        cfg = _compose([f"data={option}", f"+data/{split}={option}"])
+        assert cfg.data[split]._target_ == cfg.data.train._target_ and set(cfg.data[split]) == set(cfg.data.train)
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_recipe_builds_its_task(experiment):
     cfg = _compose([f"experiment={experiment}"])
