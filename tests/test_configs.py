@@ -8,6 +8,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import get_object, instantiate
 
 from tformer.cli import CONFIG_DIR
+from tformer.cli.composition import check_composition
 from tformer.cli.train import build_trainer
 
 CONF = Path(CONFIG_DIR)
@@ -44,9 +45,19 @@ def test_every_group_option_composes(group):
         assert cfg[group] is not None or group == "logger"
 
 
+@pytest.mark.parametrize("split", ["test", "valid"])
+def test_every_split_option_adds_a_split_like_the_training_one(split):
+    # +data/test=labeled_text data.test.path=test.tsv: a test split of your own data
+    assert _options(f"data/{split}") == ["audio_manifest", "image_folder", "labeled_text", "parallel_text"]
+    for option in _options(f"data/{split}"):
+        cfg = _compose([f"data={option}", f"+data/{split}={option}"])
+        assert cfg.data[split]._target_ == cfg.data.train._target_ and set(cfg.data[split]) == set(cfg.data.train)
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_recipe_builds_its_task(experiment):
     cfg = _compose([f"experiment={experiment}"])
+    check_composition(cfg)  # its data gives what its tokenizers read
     source, target = _fitted(cfg.source), _fitted(cfg.target)
     task = instantiate(cfg.task, source=source, target=target, _convert_="all")
     assert task.core.d_model == cfg.model.d_model

@@ -65,10 +65,10 @@ class Registry:
         return target(**kwargs)
 
     def name_of(self, obj: Any) -> str:
-        """The name ``obj`` (a registered class, or an instance of one) is registered under."""
+        """The name ``obj`` (a registered class or builder, or an instance of a class) is registered under."""
         cls = obj if inspect.isclass(obj) else type(obj)
         for name, entry in self._entries.items():
-            if entry is cls:
+            if entry is obj or entry is cls:
                 return name
         raise KeyError(f"{_qualname(cls)} is not a registered {self.kind}; register it with @{self.kind.upper()}S.register(name)")
 

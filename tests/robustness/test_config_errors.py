@@ -57,6 +57,17 @@ def test_the_cli_names_a_missing_data_file_before_training():
     assert_clean_failure(result, "/no/such/train.de: no such file", "expected a text file")
 
 
+def test_the_cli_refuses_text_for_an_image_source_before_preparing_anything(tmp_path):
+    # The default source is image_patch: without the check every line became a "not a readable
+    # image" warning and the run stopped with "no item could be prepared".
+    (tmp_path / "x.tsv").write_text("".join(f"sentence number {i}\t{'ab'[i % 2]}\n" for i in range(700)))
+    result = run_cli("train", "data=labeled_text", "data.train.path=x.tsv", cwd=tmp_path)
+    assert_clean_failure(result, "source=image_patch reads images, but data=labeled_text gives text as the source "
+                         "(LabeledTextDataset); sources that read text: text_bpe, text_char")
+    output = result.stdout + result.stderr
+    assert "not a readable image" not in output and "skipping item" not in output and "fitting" not in output
+
+
 def test_an_unknown_registry_name_suggests_the_closest():
     with pytest.raises(KeyError, match=r"unknown tokenizer 'text_bpee'\. Did you mean 'text_bpe'\?.*text_char"):
         TOKENIZERS.build("text_bpee", d_model=8)

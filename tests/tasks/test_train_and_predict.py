@@ -26,7 +26,7 @@ def _manifest(tiny, task, target, label_key="text"):
     a = tiny["audio"]
     return [
         f"task={task}", "source=audio_fbank", f"target={target}", "data=audio_manifest",
-        f"data.train.path={a['train']}", f"+data.train.label_key={label_key}",
+        f"data.train.path={a['train']}", f"data.train.label_key={label_key}",
         f"+data.test={{_target_: tformer.data.audio.ManifestDataset, path: {a['test']}, label_key: {label_key}}}",
     ]
 

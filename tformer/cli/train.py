@@ -26,6 +26,7 @@ from ..data import ReportSkippedItems
 from ..planning import RunPlan
 from ..training import ExactResume, InterruptCheckpoint, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
+from .composition import check_composition
 from .console import quiet_libraries
 from .errors import explain_config_errors, friendly_errors
 from .report import print_summary
@@ -35,6 +36,7 @@ log = logging.getLogger("tformer.train")
 
 def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     """Instantiate data, tokenizers (fitted on the training split), task and trainer."""
+    check_composition(cfg)  # data the tokenizers cannot read stops here, before anything is prepared
     data = instantiate(cfg.data, _convert_="all")
     source, target = _tokenizers(cfg, data)
     data.attach(source, target)

@@ -11,6 +11,7 @@ from typing import Any
 
 from tformer.data.datasets import RawDataset
 from tformer.data.errors import DataError, DataWarning, check_choice, read_lines, require_path
+from tformer.kinds import AUDIO, TEXT
 from tformer.registry import DATASETS
 
 __all__ = ["ManifestDataset", "FRAMES_PER_SECOND"]
@@ -36,6 +37,8 @@ class ManifestDataset(RawDataset):
         min_duration: drop shorter utterances (seconds); no limit when None.
         max_duration: drop longer utterances (seconds); no limit when None.
     """
+
+    source_kind, target_kind = AUDIO, TEXT  # a transcript, or another key's value as a string
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tformer.data.errors import DataError
+from tformer.kinds import kind_of
 from tformer.tokenizers.base import Batch, Tokenizer
 
 __all__ = ["RawDataset", "RawSubset", "PreparedDataset", "split_off", "SKIPPED_ERRORS"]
@@ -22,9 +23,16 @@ SKIPPED_ERRORS = (ValueError, OSError, soundfile.SoundFileError)
 class RawDataset(Dataset):
     """Items are ``(source_raw, target_raw)`` pairs of plain Python values.
 
+    Subclasses declare what their raw items are, ``source_kind`` and ``target_kind`` (one of
+    ``tformer.kinds.KINDS`` each), so that a tokenizer that cannot read them is refused before
+    training; None (undeclared) is not checked.
+
     Args:
         pairs: the items.
     """
+
+    source_kind: str | None = None
+    target_kind: str | None = None
 
     def __init__(self, pairs: list[tuple[Any, Any]]):
         self.pairs = pairs
@@ -67,6 +75,16 @@ class RawSubset(Dataset):
     def __init__(self, raw: Dataset, indices: Sequence[int]):
         self.raw = raw
         self.indices = list(indices)
+
+    @property
+    def source_kind(self) -> str | None:
+        """What the parent's source items are (``RawDataset.source_kind``)."""
+        return kind_of(self.raw, "source")
+
+    @property
+    def target_kind(self) -> str | None:
+        """What the parent's target items are (``RawDataset.target_kind``)."""
+        return kind_of(self.raw, "target")
 
     def __len__(self) -> int:
         return len(self.indices)

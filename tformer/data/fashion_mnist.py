@@ -7,6 +7,7 @@ from pathlib import Path
 from tformer.data.builtin import Builtin, check_split, prepared_folder, read_info, register_builtin
 from tformer.data.errors import DataError
 from tformer.data.images import FASHION_MNIST_CLASSES, IdxImageDataset, read_idx
+from tformer.kinds import IMAGE, LABEL, gives
 from tformer.registry import DATASETS
 
 __all__ = ["FASHION_MNIST_DIR", "VALID_SIZE", "prepare_fashion_mnist", "fashion_mnist"]
@@ -54,6 +55,7 @@ register_builtin(Builtin(
 
 
 @DATASETS.register("fashion_mnist")
+@gives(source=IMAGE, target=LABEL)
 def fashion_mnist(split: str = "train", root: str | None = None) -> IdxImageDataset:
     """One split of Fashion-MNIST: train 55,000, valid 5,000 (the end of the official train), test 10,000.
 

@@ -18,6 +18,7 @@ from typing import Iterator
 from tformer.data.builtin import Builtin, check_split, prepared_folder, register_builtin
 from tformer.data.errors import DataError
 from tformer.data.text import ParallelTextDataset
+from tformer.kinds import TEXT, gives
 from tformer.registry import DATASETS
 
 __all__ = [
@@ -210,6 +211,7 @@ register_builtin(Builtin(
 
 
 @DATASETS.register("freedict_de_en")
+@gives(source=TEXT, target=TEXT)
 def freedict_de_en(
     split: str = "train", root: str | None = None, max_chars: int = 1000, headwords: bool = False,
     headword_min_words: int = 1,

@@ -14,6 +14,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, has_file_a
 
 from tformer.data.datasets import RawDataset
 from tformer.data.errors import DataError, DataWarning, require_path
+from tformer.kinds import IMAGE, LABEL
 from tformer.registry import DATASETS
 
 __all__ = ["ImageFolderDataset", "IdxImageDataset", "read_idx", "write_idx", "FASHION_MNIST_CLASSES"]
@@ -36,6 +37,8 @@ class ImageFolderDataset(RawDataset):
         root: the folder holding one sub-folder per class.
         extensions: the file endings that count as images (case-insensitive).
     """
+
+    source_kind, target_kind = IMAGE, LABEL
 
     def __init__(self, root: str | PathLike, extensions: Sequence[str] = IMG_EXTENSIONS):
         self.root = require_path(root, "a folder with one sub-folder of images per class", folder=True)
@@ -118,6 +121,8 @@ class IdxImageDataset(RawDataset):
         start: the first item used (to carve a validation split).
         stop: one past the last item used; the end when None.
     """
+
+    source_kind, target_kind = IMAGE, LABEL  # arrays of pixels are images
 
     def __init__(
         self,

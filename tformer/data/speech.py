@@ -8,6 +8,7 @@ from tformer.data.audio import ManifestDataset
 from tformer.data.builtin import Builtin, check_split, prepared_folder, register_builtin
 from tformer.data.espeak import prepare_speech
 from tformer.data.speech_text import digit_string, simple_sentence, texts_for_splits
+from tformer.kinds import AUDIO, TEXT, gives
 from tformer.registry import DATASETS
 
 __all__ = ["prepare_espeak_digits", "prepare_espeak_sentences", "espeak_digits", "espeak_sentences"]
@@ -66,6 +67,7 @@ register_builtin(Builtin(
 
 
 @DATASETS.register("espeak_digits")
+@gives(source=AUDIO, target=TEXT)
 def espeak_digits(
     split: str = "train", root: str | None = None, label_key: str = "text",
     train_size: int = 12000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
@@ -89,6 +91,7 @@ def espeak_digits(
 
 
 @DATASETS.register("espeak_sentences")
+@gives(source=AUDIO, target=TEXT)
 def espeak_sentences(
     split: str = "train", root: str | None = None,
     train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0,

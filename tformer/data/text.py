@@ -6,6 +6,7 @@ from os import PathLike
 
 from tformer.data.datasets import RawDataset
 from tformer.data.errors import BadLines, DataError, read_lines, require_path
+from tformer.kinds import LABEL, TEXT
 from tformer.registry import DATASETS
 
 __all__ = ["ParallelTextDataset", "LabeledTextDataset"]
@@ -25,6 +26,8 @@ class ParallelTextDataset(RawDataset):
         max_chars: the longest line kept as is.
         on_bad_line: "skip", "truncate" or "error".
     """
+
+    source_kind, target_kind = TEXT, TEXT
 
     def __init__(
         self,
@@ -100,6 +103,8 @@ class LabeledTextDataset(RawDataset):
         max_chars: the longest text kept as is.
         on_bad_line: "error", "skip" or "truncate".
     """
+
+    source_kind, target_kind = TEXT, LABEL
 
     def __init__(self, path: str | PathLike, max_chars: int = 1000, on_bad_line: str = "error"):
         self.path = require_path(path, "a TSV file with lines 'text<TAB>label'")

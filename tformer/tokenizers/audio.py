@@ -12,6 +12,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from ..core.positions import embedding_scale
+from ..kinds import AUDIO
 from ..registry import TOKENIZERS
 from .base import Tokenizer, build_positions, lengths_to_pad_mask
 
@@ -115,6 +116,8 @@ class AudioFbankTokenizer(Tokenizer):
         max_len: positions learned when ``positions="learned"`` (subsampled frames).
         conv_channels: subsampling channels; ``None`` means ``d_model`` (ESPnet).
     """
+
+    reads = (AUDIO,)  # paths, (waveform, sample rate) pairs or waveforms
 
     def __init__(
         self,

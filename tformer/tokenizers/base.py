@@ -54,6 +54,8 @@ class Tokenizer(RecordsArguments, nn.Module):
     """
 
     d_model: int
+    # The kinds of raw item ``prepare`` takes (``tformer.kinds``); None: undeclared, not checked.
+    reads: tuple[str, ...] | None = None
 
     def prepare(self, raw: Any) -> Tensor:
         raise NotImplementedError

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchvision.transforms import v2
 
 from ..core.positions import sinusoidal_table
+from ..kinds import IMAGE
 from ..registry import TOKENIZERS
 from .base import Batch, Tokenizer
 
@@ -91,6 +92,8 @@ class ImagePatchTokenizer(Tokenizer):
         class_token: prepend a learned [CLS] vector.
         dropout: dropout after adding positions.
     """
+
+    reads = (IMAGE,)  # paths, PIL images, arrays or tensors of pixels
 
     def __init__(
         self,

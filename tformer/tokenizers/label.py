@@ -7,6 +7,7 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import Tensor
 
+from ..kinds import LABEL, TEXT
 from ..registry import TOKENIZERS
 from .base import Batch, Tokenizer
 
@@ -28,6 +29,8 @@ class LabelTokenizer(Tokenizer):
         d_model: unused (labels are not embedded); accepted so every tokenizer config looks alike.
         classes: the class names; ``None`` learns them with ``fit``.
     """
+
+    reads = (LABEL, TEXT)  # any string can be a class name
 
     def __init__(self, d_model: int | None = None, classes: Sequence[Any] | None = None):
         super().__init__()

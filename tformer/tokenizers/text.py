@@ -12,6 +12,7 @@ from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 from torch import Tensor, nn
 
 from ..core.positions import embedding_scale
+from ..kinds import LABEL, TEXT
 from ..registry import TOKENIZERS
 from .base import TextOutput, build_positions, lengths_to_pad_mask
 
@@ -29,6 +30,7 @@ class _TextEmbedding(TextOutput):
     """
 
     pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
+    reads = (TEXT, LABEL)  # a class name is a short text (caption_fashion_mnist writes garment names)
 
     def __init__(self, d_model: int, positions: str, max_len: int, dropout: float, tie_output: bool):
         super().__init__()
