@@ -30,7 +30,7 @@ $(UV):
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	@echo "tformer: installing the locked environment into $(VENV)/ (first time: about 5 GB to download)"
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --python $(PYTHON) $(EXTRAS)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --compile-bytecode --python $(PYTHON) $(EXTRAS)
 	touch $(STAMP)
 
 system-packages:

@@ -51,7 +51,7 @@ if [ -z "$translation" ]; then
   make_sentences
   "$PY" -m tformer.cli.train task=translation source=text_bpe target=text_bpe data=parallel_text model=tiny \
     data.train.source_path="$WORK/data/train.de" data.train.target_path="$WORK/data/train.en" \
-    source.vocab_size=200 target.vocab_size=200 data.batch_size=32 data.num_workers=0 \
+    source.vocab_size=200 target.vocab_size=200 data.batch_size=32 data.num_workers=0 task/optimizer=adam task/scheduler=inverse_sqrt \
     task.scheduler.warmup_steps=200 trainer.max_epochs=25 trainer.check_val_every_n_epoch=5 \
     trainer.log_every_n_steps=10 callbacks.checkpoint.save_top_k=1 trainer.enable_progress_bar=false test=false examples=0 run_dir="$WORK/translation"
   translation=$(newest_checkpoint "$WORK/translation")

@@ -155,12 +155,14 @@ def _prepare_atomically(builtin: Builtin, folder: Path, options: dict[str, Any])
     partial = folder.parent / f".{folder.name}.partial-{token}"
     partial.mkdir()
     started = time.perf_counter()
+    log.info("preparing the built-in data set %s into %s (once; later runs read it from there)", builtin.name, folder)
     try:
         info = builtin.prepare(partial, **options)
         info = {"name": builtin.name, "version": builtin.version, "options": _jsonable(options), **info,
                 "seconds": round(time.perf_counter() - started, 1)}
         (partial / "info.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
         _move_into_place(partial, folder, token)
+        log.info("prepared %s in %.0f s", builtin.name, info["seconds"])
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return folder
