@@ -45,10 +45,22 @@ def cpu_models() -> list[str]:
     return [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
 
 
+def cpu_generation() -> str:
+    """``family 25, model 17`` of the first CPU in /proc/cpuinfo (the model name of a cloud CPU,
+    "AMD EPYC", does not tell a Zen 4 from a Zen 5); empty where there is none."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return ""
+    fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return f"family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}"
+
+
 def machine() -> str:
     """The CPU model, its usable CPUs and the 1-minute load average: the conditions of a run."""
     names = cpu_models()
     model = names[0] if names else platform.processor() or platform.machine()
+    model = f"{model} ({cpu_generation()})" if cpu_generation() else model
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # after taskset
     load = f", load {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     return f"{model}, {cpus} CPUs{load}"
@@ -64,7 +76,8 @@ def run(recipe: str, overrides: list[str], tag: str = "") -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     summary = {
         "recipe": recipe, "command": " ".join(command), "wall_minutes": round(minutes, 1),
-        "test": metrics.get("test", {}), "curve": curve(run_dir), "machine_before": before, "machine_after": machine(),
+        "test": metrics.get("test", {}), "time_budget": metrics.get("time_budget"), "curve": curve(run_dir),
+        "machine_before": before, "machine_after": machine(),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -39,8 +39,9 @@ class RunPlan(L.Callback):
             raise ValueError("need skip_updates >= 0, measure_updates >= 1 and 0 <= reserve < 1, got "
                              f"{skip_updates}, {measure_updates}, {reserve}")
         self.skip_updates, self.measure_updates, self.reserve = skip_updates, measure_updates, reserve
-        self.planned: int | None = None  # updates the time budget allows; saved in checkpoints
+        self.planned: int | None = None  # where the schedule was refitted to end; saved in checkpoints
         self.seconds_per_update: float | None = None
+        self.fits: int | None = None  # updates the time budget allows
         self._start: tuple[float, int] | None = None  # (time, update) where the timing began
         self._paused = 0.0  # seconds spent validating inside the timed updates
         self._validation_began: float | None = None
@@ -96,7 +97,7 @@ class RunPlan(L.Callback):
     def _fit_budget(self, trainer: L.Trainer, schedule: PlannedSchedule, step: int) -> None:
         remaining = _timer(trainer).time_remaining() or 0.0
         fits = step + int(remaining * (1 - self.reserve) / max(self.seconds_per_update, 1e-9))
-        fits = int(trainer.strategy.broadcast(fits))  # every process follows rank 0's measurement
+        fits = self.fits = int(trainer.strategy.broadcast(fits))  # every process follows rank 0's measurement
         before = schedule.total_steps
         if fits >= before:
             log.info("time budget: %.3f s per update, about %d updates fit in trainer.max_time; "
@@ -108,12 +109,20 @@ class RunPlan(L.Callback):
                  "update %d instead of %d, where trainer.max_time would have cut it", self.seconds_per_update,
                  self._start[1], step, remaining, self.planned, before)
 
+    def summary(self) -> dict[str, Any] | None:
+        """What the time budget decided, for ``metrics.json``; None without a measurement."""
+        if self.seconds_per_update is None:
+            return None
+        return {"seconds_per_update": self.seconds_per_update, "updates_that_fit": self.fits,
+                "schedule_refitted_to": self.planned}
+
     def state_dict(self) -> dict[str, Any]:
-        return {"planned": self.planned, "seconds_per_update": self.seconds_per_update}
+        return {"planned": self.planned, "seconds_per_update": self.seconds_per_update, "fits": self.fits}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.planned = state_dict.get("planned")
         self.seconds_per_update = state_dict.get("seconds_per_update")
+        self.fits = state_dict.get("fits")
 
 
 def _report_limits(trainer: L.Trainer, schedule: PlannedSchedule | None) -> None:

@@ -47,9 +47,10 @@ def _budget_run(tiny, tmp_path, *extra):
 def test_a_time_budget_fixes_the_schedules_length_and_the_run_ends_with_it(tiny, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="tformer.train")
     task, result = _budget_run(tiny, tmp_path)
-    planned = result["time_budget"]["planned_updates"]
+    planned = result["time_budget"]["schedule_refitted_to"]
     assert result["time_budget"]["seconds_per_update"] == pytest.approx(20.0)
     assert 4 + 26 <= planned <= 4 + 27  # measured at update 4; 0.9 x (600 s - seconds spent) / 20 s more
+    assert result["time_budget"]["updates_that_fit"] == planned
     assert task.trainer.global_step == planned  # the run stopped where the schedule ended, before max_time
     schedule = task.trainer.lr_scheduler_configs[0].scheduler
     assert schedule.lr_lambdas[0].total_steps == planned and schedule.lr_lambdas[0].warmup_steps == max(1, round(0.05 * planned))
@@ -62,14 +63,20 @@ def test_a_time_budget_fixes_the_schedules_length_and_the_run_ends_with_it(tiny,
     assert saved["lr_schedulers"][0]["lr_lambdas"][0]["total_steps"] == planned
 
 
+def test_a_budget_that_holds_the_whole_run_leaves_the_schedule_alone(tiny, tmp_path):
+    task, result = _budget_run(tiny, tmp_path, "trainer.max_steps=20")
+    assert result["time_budget"]["schedule_refitted_to"] is None and result["time_budget"]["updates_that_fit"] > 20
+    assert task.trainer.global_step == 20 and task.trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0].total_steps == 20
+
+
 def test_a_resumed_run_keeps_the_plan_it_measured(tiny, tmp_path):
     # a checkpoint at update 4, where the plan was made (it always plans at least one more update)
     first, result = _budget_run(tiny, tmp_path / "first", "callbacks.checkpoint.every_n_train_steps=4",
                                 "callbacks.checkpoint.save_top_k=-1")
-    planned = result["time_budget"]["planned_updates"]
+    planned = result["time_budget"]["schedule_refitted_to"]
     early = tmp_path / "first" / "run" / "checkpoints" / "step000004.ckpt"
     resumed, again = _budget_run(tiny, tmp_path / "second", f"ckpt_path={early}")
-    assert again["time_budget"]["planned_updates"] == planned and resumed.trainer.global_step == planned
+    assert again["time_budget"]["schedule_refitted_to"] == planned and resumed.trainer.global_step == planned
     for (name, a), b in zip(first.state_dict().items(), resumed.state_dict().values()):
         if isinstance(a, torch.Tensor):
             torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)

@@ -94,8 +94,8 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
         log.info("resuming from %s", ckpt)
     _fit(trainer, task, data, ckpt, run_dir)
     result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer, run_dir), "run_dir": str(run_dir)}
-    for plan in (c for c in trainer.callbacks if isinstance(c, RunPlan) and c.seconds_per_update is not None):
-        result["time_budget"] = {"seconds_per_update": plan.seconds_per_update, "planned_updates": plan.planned}
+    for plan in (c for c in trainer.callbacks if isinstance(c, RunPlan) and c.summary() is not None):
+        result["time_budget"] = plan.summary()
     if cfg.get("test", True) and data.test is not None:
         (metrics,) = trainer.test(task, datamodule=data, verbose=False)
         result["test"] = {k: float(v) for k, v in metrics.items()}
