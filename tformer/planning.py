@@ -48,17 +48,13 @@ class RunPlan(L.Callback):
 
     # -- what the run will do ---------------------------------------------------------------------
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        schedule = _schedule(trainer)
-        if self.planned is not None:  # resumed: the budget was fitted before the interruption
-            return
-        if trainer.is_global_zero:
-            _report_limits(trainer, schedule)
+        if self.planned is None and trainer.is_global_zero:  # a run resumed after its plan reported it then
+            _report_limits(trainer, _schedule(trainer))
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        schedule = _schedule(trainer)
         if trainer.state.status == TrainerStatus.INTERRUPTED or not trainer.is_global_zero:
             return
-        step = trainer.global_step
+        schedule, step = _schedule(trainer), trainer.global_step
         if schedule is not None and step < schedule.warmup_steps:
             log.warning("training ended at update %d, inside the %d-update warm-up (task.scheduler.warmup_steps): "
                         "the learning rate never reached its peak; give warmup_steps as a fraction of the run, "
