@@ -112,3 +112,9 @@ def test_the_reported_checkpoint_holds_the_final_step(every, tiny, tmp_path):
     assert torch.load(result["checkpoint"], weights_only=True)["global_step"] == 3
     saved = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step*.ckpt"))
     assert saved == (["step000001.ckpt", "step000002.ckpt", "step000003.ckpt"] if every == 1 else ["step000002.ckpt"])
+
+
+def test_a_run_without_loggers_trains(tiny, tmp_path):
+    # logger=none: the default callbacks include a learning-rate monitor, which needs a logger
+    task, result = train(compose_run(tmp_path, _images(tiny, "classification", "label") + ["logger=none"]))
+    assert task.trainer.global_step == 3 and task.trainer.loggers == [] and "test/acc" in result["test"]

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities.model_summary import get_human_readable_count
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,6 +45,8 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
         task.core.compile()
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
+    if not loggers:  # logger=none: Lightning refuses a learning-rate monitor with nothing to log to
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks += [ExactResume(), ReportSkippedItems()]
     trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     return data, task, trainer
