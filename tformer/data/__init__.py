@@ -10,8 +10,9 @@ from tformer.data.errors import DataError, DataWarning
 from tformer.data.fashion_mnist import fashion_mnist
 from tformer.data.freedict import freedict_de_en
 from tformer.data.images import FASHION_MNIST_CLASSES, IdxImageDataset, ImageFolderDataset, read_idx, write_idx
-from tformer.data.module import DataModule, ReportSkippedItems, estimate_sizes
+from tformer.data.module import DataModule, ReportSkippedItems
 from tformer.data.sampler import TokenBudgetBatchSampler
+from tformer.data.sizes import estimate_sizes
 from tformer.data.skipped import SkippedItems
 from tformer.data.speech import espeak_digits, espeak_sentences
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
