@@ -89,7 +89,7 @@ class AsrTask(TranslationTask):
         weight = self.hparams.ctc_weight if weight is None else weight
         if beam_size == 1 or weight == 0.0:
             return super().search(memory, src_mask, beam_size)
-        n_best = beam_search_nbest(*self.search_args(memory, src_mask), beam_size=beam_size,
+        n_best = beam_search_nbest(self.decoding(memory, src_mask), beam_size=beam_size,
                                    alpha=self.hparams.length_penalty)
         ctc = self.ctc_log_likelihood(memory, src_mask, n_best)
         best = []

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 from torchmetrics.text import SacreBLEUScore
 
-from tformer.core import EncoderDecoder, beam_search, greedy_search
+from tformer.core import Decoding, EncoderDecoder, beam_search, encoder_decoder_decoding, greedy_search
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, TextOutput, Tokenizer
 
@@ -120,18 +120,18 @@ class TranslationTask(Task):
 
     def search(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[list[int]]:
         """Token ids (no BOS/EOS) for an encoded batch: beam search, or greedy when ``beam_size == 1``."""
-        args = self.search_args(memory, src_mask)
+        decoding = self.decoding(memory, src_mask)
         if beam_size > 1:
-            return beam_search(*args, beam_size=beam_size, alpha=self.hparams.length_penalty)
-        return greedy_search(*args)
+            return beam_search(decoding, beam_size=beam_size, alpha=self.hparams.length_penalty)
+        return greedy_search(decoding)
 
-    def search_args(self, memory: Tensor, src_mask: Tensor) -> tuple:
-        """The positional arguments of ``greedy_search``/``beam_search`` for an encoded batch."""
+    def decoding(self, memory: Tensor, src_mask: Tensor) -> Decoding:
+        """What ``greedy_search``/``beam_search`` drive for an encoded batch."""
         max_len = (~src_mask).sum(1) + self.hparams.max_len_offset
         if self.target.max_positions is not None:  # learned positions end there
             max_len = max_len.clamp(max=self.target.max_positions)
-        return (self.core.decoder, memory, src_mask, self.target.embed_step, self.target.project,
-                self.target.bos_id, self.target.eos_id, max_len)
+        return encoder_decoder_decoding(self.core.decoder, memory, src_mask, self.target.embed_step,
+                                        self.target.project, self.target.bos_id, self.target.eos_id, max_len)
 
     def decode(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[str]:
         """Decoded strings for an encoded batch (see ``search``)."""
