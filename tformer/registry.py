@@ -14,7 +14,7 @@ import inspect
 import logging
 from typing import Any, Callable, TypeVar
 
-__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "ENTRY_POINT_GROUP", "load_plugins", "distribution_of"]
+__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "CORES", "ENTRY_POINT_GROUP", "load_plugins", "distribution_of"]
 
 ENTRY_POINT_GROUP = "tformer.plugins"
 log = logging.getLogger(__name__)
@@ -163,3 +163,4 @@ def _qualname(obj: Any) -> str:
 TOKENIZERS = Registry("tokenizer")
 DATASETS = Registry("dataset")
 TASKS = Registry("task")
+CORES = Registry("core")
