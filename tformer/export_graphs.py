@@ -53,7 +53,7 @@ class EncoderGraph(nn.Module):
         memory = self.encoder(x, pad_mask)  # (B, S, d)
         keys, vals = [], []
         for layer in self.decoder.layers:
-            k, v = _heads(layer.cross_attn.kv_proj(memory), 2, layer.cross_attn.n_heads).unbind(0)
+            k, v = layer.cross_attn.memory_keys_values(memory)  # (B, H, S, Dh) each
             keys.append(k)
             vals.append(v)
         return memory, pad_mask, torch.stack(keys), torch.stack(vals)

@@ -40,7 +40,7 @@ def _encoded(task: AsrTask, frames=(4, 3)):
 def test_ctc_log_likelihood_sums_every_alignment():
     task = _task()
     memory, mask = _encoded(task)
-    n_best = beam_search_nbest(*task.search_args(memory, mask), beam_size=3)
+    n_best = beam_search_nbest(task.decoding(memory, mask), beam_size=3)
     n_best[1].append(n_best[1][0]._replace(ids=[4, 5, 4, 5]))  # longer than its 3 frames: impossible
     scores = task.ctc_log_likelihood(memory, mask, n_best)
     log_probs = task.ctc_head(memory).log_softmax(-1)
@@ -57,10 +57,10 @@ def test_search_picks_the_best_joint_score(weight):
     task = _task(decode_ctc_weight=weight)
     memory, mask = _encoded(task)
     found = task.search(memory, mask, beam_size=3)
-    args = task.search_args(memory, mask)
+    decoding = task.decoding(memory, mask)
     if weight == 0.0:
-        assert found == beam_search(*args, beam_size=3)
-    n_best = beam_search_nbest(*args, beam_size=3)
+        assert found == beam_search(decoding, beam_size=3)
+    n_best = beam_search_nbest(decoding, beam_size=3)
     log_probs = task.ctc_head(memory).log_softmax(-1)
     for b, hypotheses in enumerate(n_best):
         frames = int((~mask[b]).sum())
