@@ -21,6 +21,7 @@ DATASET_KINDS = {
     "parallel_text": ("text", "text"), "labeled_text": ("text", "label"), "image_folder": ("image", "label"),
     "idx_images": ("image", "label"), "audio_manifest": ("audio", "text"), "fashion_mnist": ("image", "label"),
     "freedict_de_en": ("text", "text"), "espeak_digits": ("audio", "text"), "espeak_sentences": ("audio", "text"),
+    "fortunes": ("text", "label"),
 }
 TOKENIZER_READS = {
     "text_bpe": {"text", "label"}, "text_char": {"text", "label"}, "label": {"label", "text"},
