@@ -30,7 +30,7 @@ from tformer.registry import DATASETS
 
 __all__ = [
     "FORTUNES_DIR", "SKIP_TOPICS", "fortune_files", "read_fortunes", "normalize", "deduplicate", "split_entries",
-    "prepare_fortunes", "fortune_item", "FortunesDataset", "fortunes",
+    "prepare_fortunes", "FortunesDataset", "fortunes",
 ]
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
@@ -267,33 +267,27 @@ register_builtin(Builtin(
 ))
 
 
-def fortune_item(entry: dict[str, Any]) -> tuple[str, str]:
-    """The raw item of one prepared entry, ``(text, topic)``: the one place that decides its form
-    (``{"text": ..., "topic": ...}`` once data sets yield named fields)."""
-    return entry["text"], entry["topic"]
-
-
 class FortunesDataset(RawDataset):
-    """Prepared fortunes of one split, items ``fortune_item(entry)``: ``(text, topic)``.
+    """Prepared fortunes of one split, fields ``text`` (the entry) and ``topic`` (its file).
 
     Args:
         path: the split's ``.jsonl`` file (``tformer-data fortunes``).
     """
 
-    source_kind, target_kind = TEXT, LABEL
+    fields = {"text": TEXT, "topic": LABEL}
 
     def __init__(self, path: str | PathLike):
         self.path = Path(path)
-        with self.path.open(encoding="utf-8") as lines:
-            super().__init__([fortune_item(json.loads(line)) for line in lines if line.strip()])
+        entries = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        super().__init__({"text": [e["text"] for e in entries], "topic": [e["topic"] for e in entries]})
 
-    def size_hints(self) -> tuple[list[float], list[float]]:
+    def size_hints(self) -> dict[str, list[float]]:
         """Characters per text, and 1 per topic (see ``RawDataset.size_hints``)."""
-        return [float(len(text)) for text, _ in self.pairs], [1.0] * len(self.pairs)
+        return {"text": [float(len(text)) for text in self.column("text")], "topic": [1.0] * len(self)}
 
 
 @DATASETS.register("fortunes")
-@gives(source=TEXT, target=LABEL)
+@gives(text=TEXT, topic=LABEL)
 def fortunes(split: str = "train", root: str | None = None, max_chars: int = 1000) -> FortunesDataset:
     """One split of the fortunes corpus, prepared on first use (a few seconds).
 
@@ -303,7 +297,7 @@ def fortunes(split: str = "train", root: str | None = None, max_chars: int = 100
         max_chars: the longest entry kept; another value prepares a copy of its own, with the same
             split of every entry (give every split the same value; the config interpolates it).
     Returns:
-        Items ``(text, topic)``; the text keeps its line breaks.
+        Items ``{"text", "topic"}``; the text keeps its line breaks.
     """
     folder = prepared_folder("fortunes", root, max_chars=max_chars)
     return FortunesDataset(folder / f"{check_split(split)}.jsonl")
