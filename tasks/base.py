@@ -152,6 +152,11 @@ class Task(L.LightningModule):
         """
         return None
 
+    def example_input(self, raw: Any) -> Any:
+        """What the end-of-run report gives ``predict`` to show what the task does with ``raw``,
+        a test item's input field (the item itself; a language model takes its first words)."""
+        return raw
+
     # -- prediction ------------------------------------------------------------------------------
     empty_result: Any = None  # what an empty input predicts; None: an empty input is an error
 

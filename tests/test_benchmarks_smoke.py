@@ -60,14 +60,37 @@ def test_decoding_grid_scores_each_setting_as_sacrebleu_does(monkeypatch, tmp_pa
     import tformer
     from benchmarks import decoding
     from tests.tiny_checkpoints import trained_run
+    from tformer.tasks import Greedy
 
     tiny = trained_run("text", tmp_path_factory)
     task = tformer.load(tiny.ckpt)
     sources, references = ["ich sehe das haus", "das haus ist gross"], ["i see the house", "the house is big"]
+    generator = task.generator
     scores = decoding.grid(task, sources, references, beams=[1, 2], alphas=[0.6, 1.0])
     assert list(scores) == [(1, 0.0), (2, 0.6), (2, 1.0)]  # greedy once: it has no length penalty
-    task.hparams.beam_size = 1
+    assert task.generator is generator  # the grid leaves the task's own generator in place
+    task.generator = Greedy()
     assert scores[1, 0.0] == sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+
+
+def test_decoding_reads_the_splits_of_the_runs_data_by_its_fields(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from omegaconf import OmegaConf
+
+    from benchmarks import decoding
+    from tests import tiny_data
+
+    text = tiny_data.parallel_text(tmp_path)
+    split = {split: {"_target_": "tformer.data.ParallelTextDataset", "source_path": str(text[f"{split}.de"]),
+                     "target_path": str(text[f"{split}.en"])} for split in ("train", "test")}
+    data = {"_target_": "tformer.data.DataModule", **split, "valid_fraction": 0.25,
+            "fields": {"source": "target", "target": "source"}}  # English -> German
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save({"data": data}, tmp_path / ".hydra" / "config.yaml")
+    (valid, valid_references), (test, test_references) = decoding.run_splits(tmp_path)
+    assert len(valid) == len(valid_references) == 12
+    assert test == text["test.en"].read_text().splitlines()
+    assert test_references == text["test.de"].read_text().splitlines()
 
 
 def test_decoding_needs_a_run_directory(monkeypatch, tmp_path):

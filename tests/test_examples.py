@@ -26,6 +26,7 @@ from tests.examples import PROGRAMS, Example, comment_examples, readme_examples
 from tformer.cli import CONFIG_DIR
 from tformer.cli.composition import check_composition
 from tformer.cli.errors import USER_ERRORS
+from tformer.cli.fields import build_fields
 from tformer.data import BUILTINS, builtin
 from tformer.registry import DATASETS
 from tformer.tasks.base import _checked
@@ -156,8 +157,8 @@ def test_the_data_of_examples_on_builtin_data_reads(monkeypatch):
         if example.program == "tformer-train" and not example.shown_error:
             cfg = composed_run(example.args)
             if _builtin_name(cfg) is not None:
-                sides = {side: cfg[side]._target_ for side in ("source", "target")}
-                key = OmegaConf.to_yaml({"data": cfg.data, **sides}, resolve=True)
+                fields = {name: spec._target_ for name, spec in cfg.task.fields.items()}
+                key = OmegaConf.to_yaml({"data": cfg.data, "fields": fields}, resolve=True)
                 runs.setdefault(key, example)
     read = [example.where for example in runs.values() if _read_and_attach(example)]
     if not read:
@@ -179,8 +180,9 @@ def _builtin_name(cfg: DictConfig) -> str | None:
 
 
 def _read_and_attach(example: Example) -> bool:
-    """Read the example's data, fit its tokenizers on the training split and attach them (which
-    checks given test labels); False when the data set is not prepared."""
+    """Read the example's data, fit its fields' tokenizers on the training split's columns they
+    read and attach them (which checks given test labels), as tformer-train does; False when the
+    data set is not prepared."""
     cfg = composed_run(example.args)
     try:
         data = instantiate(cfg.data, _convert_="all")
@@ -188,11 +190,7 @@ def _read_and_attach(example: Example) -> bool:
         if isinstance(error.__cause__, _NotPrepared):
             return False
         raise
-    source, target = instantiate(cfg.source, _convert_="all"), instantiate(cfg.target, _convert_="all")
-    for tokenizer, corpus in ((source, data.train.sources), (target, data.train.targets)):
-        if tokenizer.needs_fit:
-            tokenizer.fit(corpus())
-    data.attach(source, target)
+    data.attach(build_fields(cfg, data))
     return True
 
 

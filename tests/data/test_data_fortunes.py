@@ -9,7 +9,7 @@ import pytest
 
 from tformer.data import BUILTINS, DataError, FortunesDataset, prepared_folder
 from tformer.data.fortunes import FORTUNES_DIR, deduplicate, normalize, read_fortunes, split_entries
-from tformer.kinds import kind_of
+from tformer.kinds import fields_of
 from tformer.registry import DATASETS
 
 SPLITS = ("train", "valid", "test")
@@ -119,10 +119,11 @@ def test_the_builder_gives_text_and_topic(tmp_path, fake_fortunes, monkeypatch):
         builtin, defaults={**builtin.defaults, "source_dir": str(fake_fortunes)}))
     valid = DATASETS.build("fortunes", split="valid", root=str(tmp_path))
     assert isinstance(valid, FortunesDataset) and 4 <= len(valid) <= 5
-    assert (kind_of(valid, "source"), kind_of(valid, "target")) == ("text", "label")
-    text, topic = valid[0]
-    assert topic in {"computers", "songs-poems", "cookie"} and text in valid.sources()
-    assert valid.size_hints() == ([float(len(t)) for t in valid.sources()], [1.0] * len(valid))
+    assert fields_of(valid) == fields_of(DATASETS.get("fortunes")) == {"text": "text", "topic": "label"}
+    item = valid[0]
+    assert set(item) == {"text", "topic"} and valid.field_names() == ["text", "topic"]
+    assert item["topic"] in {"computers", "songs-poems", "cookie"} and item["text"] == valid.column("text")[0]
+    assert valid.size_hints() == {"text": [float(len(t)) for t in valid.column("text")], "topic": [1.0] * len(valid)}
     with pytest.raises(ValueError, match="not one of train, valid, test"):
         DATASETS.build("fortunes", split="dev", root=str(tmp_path))
 
@@ -141,7 +142,8 @@ def test_real_fortunes(tmp_path):
     assert all(counts["train"] > 0 for counts in info["topics"].values())  # every test topic is a known label
     train = DATASETS.build("fortunes", split="train", root=str(tmp_path))
     test = DATASETS.build("fortunes", split="test", root=str(tmp_path))
-    assert ("Klatu barada nikto.", "translate-me") in set(train.pairs) | set(test.pairs) | set(
-        DATASETS.build("fortunes", split="valid", root=str(tmp_path)).pairs)
-    assert not {_family(t) for t in test.sources()} & {_family(t) for t in train.sources()}
-    assert not any("\b" in text or "\u00c3" in text for text in train.sources())
+    valid = DATASETS.build("fortunes", split="valid", root=str(tmp_path))
+    entries = {(split[i]["text"], split[i]["topic"]) for split in (train, valid, test) for i in range(len(split))}
+    assert ("Klatu barada nikto.", "translate-me") in entries
+    assert not {_family(t) for t in test.column("text")} & {_family(t) for t in train.column("text")}
+    assert not any("\b" in text or "\u00c3" in text for text in train.column("text"))

@@ -63,9 +63,9 @@ def test_names_no_plugin_provides_get_no_plugin_hint(missing):
 
 def test_a_plugin_checkpoint_records_its_distribution_and_loads_where_it_is_installed(trained_with_plugin, kmer_site, tmp_path):
     spec = torch.load(trained_with_plugin, weights_only=True)["tformer"]
-    assert spec["source"]["name"] == "dna_kmer"
-    assert spec["source"]["distribution"] == {"name": "tformer-kmer", "version": "0.1.0"}
-    assert "distribution" not in spec["target"]  # tformer's own label tokenizer
+    assert spec["fields"]["source"]["name"] == "dna_kmer"
+    assert spec["fields"]["source"]["distribution"] == {"name": "tformer-kmer", "version": "0.1.0"}
+    assert "distribution" not in spec["fields"]["target"]  # tformer's own label tokenizer
     load = textwrap.dedent(f"""
         import tformer
         print(tformer.load({str(trained_with_plugin)!r}).predict(["ACGTACGT", "GGGCCC"]))
@@ -90,7 +90,7 @@ def test_an_installed_plugin_that_no_longer_registers_the_name_is_named(trained_
 
 def test_a_plugin_checkpoint_from_before_the_record_names_the_unknown_tokenizer(trained_with_plugin, tmp_path):
     checkpoint = torch.load(trained_with_plugin, weights_only=True)
-    del checkpoint["tformer"]["source"]["distribution"]
+    del checkpoint["tformer"]["fields"]["source"]["distribution"]
     torch.save(checkpoint, tmp_path / "old.ckpt")
-    with pytest.raises(KeyError, match="unknown tokenizer 'dna_kmer'"):
+    with pytest.raises(CheckpointError, match=r"old.ckpt: its source tokenizer: unknown tokenizer 'dna_kmer'"):
         tformer.load(tmp_path / "old.ckpt")

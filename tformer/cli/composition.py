@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .. import data as _data  # noqa: F401  (registers the data sets the options below name)
 from ..kinds import Mismatch, describe, fields_of, mismatches, reads_of
-from ..registry import DATASETS, TOKENIZERS, Registry
+from ..registry import DATASETS, TASKS, TOKENIZERS, Registry
 from . import CONFIG_DIR
 
 __all__ = ["check_composition"]
@@ -53,7 +53,7 @@ def check_composition(cfg: DictConfig) -> None:
             continue
         lacking = [name for name in names if renamed.get(name, name) not in given]
         if lacking:
-            raise ValueError(_missing_message(split, dataset, given, lacking[0], renamed))
+            raise ValueError(_missing_message(cfg, split, dataset, given, lacking[0], tokenizers, renamed))
         found = mismatches(given, tokenizers, renamed)
         if found:
             raise ValueError(_message(split, dataset, tokenizers, found[0]))
@@ -74,13 +74,27 @@ def _data_name(split: str, dataset: Any) -> str:
     return f"data={_choices().get('data') or _registered_name(DATASETS, dataset)}" if split == "train" else f"data.{split}"
 
 
-def _missing_message(split: str, dataset: Any, given: Mapping[str, str], field: str, renamed: Mapping[str, str]) -> str:
-    task = _choices().get("task", "the task")
+def _missing_message(
+    cfg: DictConfig, split: str, dataset: Any, given: Mapping[str, str], field: str, tokenizers: Mapping[str, Any],
+    renamed: Mapping[str, str],
+) -> str:
+    task_class = _target(cfg, "task")
+    task = _choices().get("task") or (_registered_name(TASKS, task_class) if task_class is not None else None)
     column = renamed.get(field, field)
     which = f"reads its field {field!r}" + (f" from the data field {column!r}" if column != field else "")
-    example = next(iter(given))
-    return (f"task={task} {which}, but {_data_name(split, dataset)} gives {', '.join(map(repr, given))} "
-            f"({_name(dataset)}); say which data field it reads, e.g. data.fields={{{field}: {example}}}")
+    # "+": without it Hydra adds no new key to a dict the config has (data=fortunes' data.fields); "+" merges
+    return (f"{f'task={task}' if task else 'the task'} {which}, but {_data_name(split, dataset)} gives "
+            f"{', '.join(map(repr, given))} ({_name(dataset)}); say which data field it reads, "
+            f"e.g. +data.fields={{{field}: {_example(field, given, tokenizers, renamed)}}}")
+
+
+def _example(field: str, given: Mapping[str, str], tokenizers: Mapping[str, Any], renamed: Mapping[str, str]) -> str:
+    """The data field to suggest for ``field``: one its tokenizer reads that no other task field
+    reads, else one it reads, else the first."""
+    reads = reads_of(tokenizers.get(field))
+    readable = [name for name, kind in given.items() if reads is None or kind in reads]
+    taken = {renamed.get(other, other) for other in tokenizers if other != field}
+    return next((name for name in readable if name not in taken), next(iter(readable or given)))
 
 
 def _message(split: str, dataset: Any, tokenizers: Mapping[str, Any], mismatch: Mismatch) -> str:

@@ -10,7 +10,7 @@ __all__ = ["print_summary"]
 def _show(value: Any) -> str:
     if hasattr(value, "shape"):
         return f"<array {'x'.join(map(str, value.shape))}>"
-    text = str(value)
+    text = str(value).replace("\n", " ⏎ ")  # one line per example, whatever the text holds
     return text if len(text) <= 70 else text[:67] + "..."
 
 
@@ -29,7 +29,7 @@ def print_summary(task: Any, data: Any, result: dict[str, Any], examples: int = 
         print(line)
     if examples and data.test is not None and len(data.test):
         picked = [data.test[i] for i in range(0, len(data.test), max(1, len(data.test) // examples))][:examples]
-        inputs = [item[data.column_of(task.input_field)] for item in picked]
+        inputs = [task.example_input(item[data.column_of(task.input_field)]) for item in picked]
         print("  examples (input -> prediction | reference):")
         for item, raw, prediction in zip(picked, inputs, task.predict(inputs)):
             reference = " | ".join(_show(item[data.column_of(f)]) for f in task.fields if f != task.input_field)

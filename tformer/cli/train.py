@@ -120,14 +120,17 @@ def _shown(path: Path) -> str:
 
 def _parameter_counts(task: Any) -> str:
     """``"805 K parameters: core (Encoder) 795 K, source (ImagePatchTokenizer) 8.7 K, head 1.3 K"``."""
-    parts = []
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    parts, seen = [], set()
+    for name, tokenizer in task.fields.items():
+        if id(tokenizer) not in seen and count(tokenizer):  # a shared vocabulary counts once
+            parts.append(f"{name} ({type(tokenizer).__name__}) {get_human_readable_count(count(tokenizer))}")
+        seen.add(id(tokenizer))
+    parts.append(f"core ({type(task.core).__name__}) {get_human_readable_count(count(task.core))}")
     for name, module in task.named_children():
-        count = sum(p.numel() for p in module.parameters())
-        if count and not (name == "target" and module is task.source):  # a shared vocabulary counts once
-            kind = f" ({type(module).__name__})" if name in ("core", "source", "target") else ""
-            parts.append(f"{name}{kind} {get_human_readable_count(count)}")
-    total = sum(p.numel() for p in task.parameters())
-    return f"{get_human_readable_count(total)} parameters: " + ", ".join(parts)
+        if name not in ("fields", "core") and count(module):
+            parts.append(f"{name} {get_human_readable_count(count(module))}")
+    return f"{get_human_readable_count(count(task))} parameters: " + ", ".join(parts)
 
 
 def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:

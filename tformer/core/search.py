@@ -92,7 +92,7 @@ def beam_search(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6) -> l
 @torch.no_grad()
 def beam_search_nbest(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6) -> list[list[Hypothesis]]:
     """``beam_search``'s finished hypotheses (up to ``beam_size`` per row), best first, for
-    rescoring with another model (e.g. CTC in ``AsrTask``)."""
+    rescoring with another model (e.g. the CTC-rescored beam of ``tformer.tasks.generators``)."""
     prefix, eos_id, k = decoding.prefix, decoding.eos_id, beam_size
     batch, start, device = prefix.size(0), prefix.size(1), prefix.device
     limits = decoding.max_len.to(device)

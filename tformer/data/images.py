@@ -29,7 +29,8 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 
 @DATASETS.register("image_folder")
 class ImageFolderDataset(RawDataset):
-    """Images in class folders, ``root/<class name>/<any depth>/<image>``; items are file paths.
+    """Images in class folders, ``root/<class name>/<any depth>/<image>``; items
+    ``{"source": file path, "target": class name}``.
 
     Files without an image extension are skipped and counted in one warning.
 
@@ -112,7 +113,7 @@ def write_idx(path: str | PathLike, array: np.ndarray) -> None:
 
 @DATASETS.register("idx_images")
 class IdxImageDataset(RawDataset):
-    """Images and labels from IDX files; items are ``(uint8 array (H, W), label name)``.
+    """Images and labels from IDX files; items ``{"source": uint8 array (H, W), "target": label name}``.
 
     Args:
         images_path: the IDX file of images, shape (N, H, W) or (N, H, W, C).

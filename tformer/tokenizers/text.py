@@ -164,6 +164,11 @@ class TextBpeTokenizer(_TextEmbedding):
         """Ids -> text, stopping at the first <eos> and dropping special tokens."""
         return self._fitted().decode(self._content_ids(ids), skip_special_tokens=True)
 
+    def token_labels(self, ids: Sequence[int]) -> list[str]:
+        """The subword of each id ("▁" starts a word; special tokens by name)."""
+        vocabulary = self._fitted()
+        return [vocabulary.id_to_token(i) or str(i) for i in ids]
+
     def get_extra_state(self) -> dict[str, Any]:
         return {"tokenizer": None if self.hf_tokenizer is None else self.hf_tokenizer.to_str()}
 
