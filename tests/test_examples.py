@@ -11,6 +11,7 @@ attached, where it is already prepared (preparing can take minutes; ``tformer-da
 from __future__ import annotations
 
 import functools
+import os
 import importlib
 import inspect
 from pathlib import Path
@@ -33,12 +34,13 @@ from tformer.tasks.base import _checked
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-ALL_EXAMPLES = readme_examples(README.read_text()) + [
+ALL_EXAMPLES = readme_examples(README.read_text()) + readme_examples(plugin_example.DOC.read_text(), "docs/extend.md") + [
     example for path in sorted(Path(CONFIG_DIR).rglob("*.yaml")) for example in comment_examples(path, Path(CONFIG_DIR).parent)
 ]
-# Options only README's example plug-in provides ("source=dna_kmer"): its examples run where it is installed.
-PLUGIN_OPTIONS = {"=".join(Path(path).parts[-2:])[: -len(".yaml")] for path in plugin_example.example_files()
-                  if path.endswith(".yaml")}
+# Options only the example plug-ins of docs/extend.md provide ("source=dna_kmer", "task=denoising"):
+# their examples run where the plug-ins are installed.
+PLUGIN_OPTIONS = {"=".join(Path(path).parts[-2:])[: -len(".yaml")] for project in plugin_example.FILES
+                  for path in plugin_example.example_files(project) if path.endswith(".yaml")}
 PLUGIN_EXAMPLES = [e for e in ALL_EXAMPLES if PLUGIN_OPTIONS & set(e.args)]
 EXAMPLES = [e for e in ALL_EXAMPLES if e not in PLUGIN_EXAMPLES]
 HYDRA_APPS = {"tformer-train", "tformer-predict"}  # the others are argparse programs with build_parser()
@@ -194,10 +196,10 @@ def _read_and_attach(example: Example) -> bool:
     return True
 
 
-def test_the_plugin_examples_are_accepted_where_the_plugin_is_installed(kmer_site):
-    assert PLUGIN_EXAMPLES, f"README shows no command with the example plug-in's options {PLUGIN_OPTIONS}"
+def test_the_plugin_examples_are_accepted_where_the_plugins_are_installed(kmer_site, denoise_site):
+    assert {"source=dna_kmer", "task=denoising"} <= {a for e in PLUGIN_EXAMPLES for a in e.args}, PLUGIN_OPTIONS
     for example in PLUGIN_EXAMPLES:
         code = ("from tests.test_examples import PLUGIN_EXAMPLES, run_example\n"
                 f"run_example(next(e for e in PLUGIN_EXAMPLES if e.where == {example.where!r}))\n")
-        result = plugin_example.run_python(code, kmer_site, cwd=ROOT)
+        result = plugin_example.run_python(code, f"{kmer_site}{os.pathsep}{denoise_site}", cwd=ROOT)
         assert result.returncode == 0, f"{example.where}: {result.stderr[-3000:]}"

@@ -1,7 +1,7 @@
 """A plug-in installed without its config, and a checkpoint of a plug-in that is not installed:
 each failure names the distribution and what to do, not only the name Hydra or the registry missed.
 
-The plug-in is README.md's example (``tests/plugin_example.py``), installed into folders outside
+The plug-in is docs/extend.md's example (``tests/plugin_example.py``), installed into folders outside
 the venv; only the subprocesses given that folder on PYTHONPATH have it.
 """
 
@@ -25,7 +25,7 @@ from .conftest import assert_clean_failure, run_cli
 
 @pytest.fixture(scope="module")
 def trained_with_plugin(kmer_site, tmp_path_factory):
-    """A 2-step classification run with source=dna_kmer, trained by tformer-train as the README says."""
+    """A 2-step classification run with source=dna_kmer, trained by tformer-train as docs/extend.md says."""
     root = tmp_path_factory.mktemp("kmer_run")
     rows = [("GCGCGGCCGC", "gc"), ("ATATTAATAT", "at"), ("CGGCGCCGGC", "gc"), ("TAATTATAAT", "at")] * 4
     (root / "dna.tsv").write_text("".join(f"{dna}\t{label}\n" for dna, label in rows))

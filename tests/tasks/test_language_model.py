@@ -47,7 +47,7 @@ def test_a_language_model_trains_on_the_side_of_parallel_text_it_is_told_to_read
 def test_a_language_model_on_data_without_its_field_is_refused_naming_it(tiny, tmp_path):
     cfg = compose_run(tmp_path, _lm_on_parallel_text(tiny))
     with pytest.raises(ValueError, match=r"reads its field 'text', but data=parallel_text gives 'source', 'target' "
-                                         r"\(ParallelTextDataset\); say which data field it reads, e\.g\. data\.fields=\{text: source\}"):
+                                         r"\(ParallelTextDataset\); say which data field it reads, e\.g\. \+data\.fields=\{text: source\}"):
         check_composition(cfg)
 
 

@@ -1,6 +1,6 @@
-"""The plug-in example of README.md's "Extend" section registers, composes and runs as written.
+"""The modality plug-in example of docs/extend.md registers, composes and runs as written.
 
-Its three files are read out of the README (``tests/plugin_example.py``), installed into a folder
+Its three files are read out of docs/extend.md (``tests/plugin_example.py``), installed into a folder
 outside the venv and used from a subprocess that sees them only through PYTHONPATH, started in a
 scratch folder (not the repository root, whose folders Python would find anyway): once installed
 with pip (offline), once laid out by hand from its pyproject.toml where pip cannot build wheels;
@@ -58,9 +58,9 @@ def _use_plugin_from(site: Path, scratch: Path) -> None:
     assert "plugin ok" in result.stdout
 
 
-def test_the_readme_holds_the_whole_example_plugin():
+def test_the_docs_hold_the_whole_example_plugin():
     files = plugin_example.example_files()
-    assert sorted(files) == sorted(plugin_example.FILES)
+    assert sorted(files) == sorted(plugin_example.FILES[plugin_example.KMER])
     assert '[tool.setuptools.package-data]\ntformer_kmer = ["conf/*/*.yaml"]' in files["pyproject.toml"]
     assert '[project.entry-points."tformer.plugins"]\nkmer = "tformer_kmer"' in files["pyproject.toml"]
     assert "_target_: tformer_kmer.KmerTokenizer\nd_model: ${model.d_model}" in files["tformer_kmer/conf/source/dna_kmer.yaml"]
@@ -75,7 +75,7 @@ def test_plugin_laid_out_from_its_pyproject_registers_through_entry_point(tmp_pa
     source = plugin_example.write_example(tmp_path / "src")
     project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
     site = tmp_path / "site"
-    for relative in plugin_example.FILES[1:]:  # the package, configs included
+    for relative in plugin_example.FILES[plugin_example.KMER][1:]:  # the package, configs included
         (site / relative).parent.mkdir(parents=True, exist_ok=True)
         (site / relative).write_text((source / relative).read_text())
     dist_info = site / f"tformer_kmer-{project['version']}.dist-info"
@@ -96,7 +96,7 @@ def test_plugin_is_not_installed_in_the_venv():
 
 def test_plugin_trains_predicts_exports_and_plots(kmer_site, tmp_path):
     """source=dna_kmer through tformer-train, -predict, -export and -plot, with nothing but the
-    README's plug-in (no method beyond prepare and forward) on PYTHONPATH."""
+    docs/extend.md's plug-in (no method beyond prepare and forward) on PYTHONPATH."""
     rows = [("GCGCGGCCGC", "gc"), ("ATATTAATAT", "at"), ("CGGCGCCGGC", "gc"), ("TAATTATAAT", "at")] * 4
     (tmp_path / "dna.tsv").write_text("".join(f"{dna}\t{label}\n" for dna, label in rows))
     (tmp_path / "dna.txt").write_text("ACGTACGT\nGGGCCCGG\nAT\n")
