@@ -28,6 +28,7 @@ METRICS.register("wer")(WordErrorRate)
 METRICS.register("cer")(CharErrorRate)
 
 
-def text_metrics(names: list[str]) -> dict[str, Metric]:
-    """Fresh metric objects by name; an unknown name lists the known ones."""
-    return {name: METRICS.get(name)() for name in names}
+def text_metrics(names: list[str], **options) -> dict[str, Metric]:
+    """Fresh metric objects by name, built with torchmetrics' ``options`` (``sync_on_compute=False``
+    for a score one process computes alone); an unknown name lists the known ones."""
+    return {name: METRICS.get(name)(**options) for name in names}

@@ -106,3 +106,9 @@ def test_unknown_options_list_the_allowed_ones():
         _compose(["source=audio_fbnk"])
     with pytest.raises(ConfigCompositionException, match="model.d_modle"):
         _compose(["model.d_modle=3"])
+
+
+def test_the_readmes_asr_config_is_the_file():
+    readme = (CONF.parent / "README.md").read_text()
+    block = readme.split("```yaml\n# conf/task/asr.yaml\n", 1)[1].split("```", 1)[0]
+    assert OmegaConf.create(block) == OmegaConf.load(CONF / "task" / "asr.yaml")
