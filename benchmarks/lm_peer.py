@@ -1,7 +1,7 @@
 """tformer's decoder-only language model against Hugging Face's ``GPT2LMHeadModel``, trained on the
 same fortunes batches, with the same BPE tokenizer, dimensions, optimizer, schedule and updates.
 
-    python -m benchmarks.lm_peer                  # the lm_fortunes recipe's shape, 3,000 updates
+    python -m benchmarks.lm_peer                  # the lm_fortunes recipe's shape, 1,000 updates, bf16
     python -m benchmarks.lm_peer --updates 200 --quick
 
 Both models take turns on each batch in one process (ours then the peer on even updates, the
@@ -92,19 +92,20 @@ def _autocast(precision: str):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, default in (("updates", 3000), ("batch", 32), ("context", 128), ("vocab", 4000), ("d-model", 256),
-                          ("layers", 4), ("heads", 4), ("d-ff", 1024), ("eval-every", 500), ("seed", 0)):
+    for name, default in (("updates", 1000), ("batch", 32), ("context", 128), ("vocab", 4000), ("d-model", 256),
+                          ("layers", 4), ("heads", 4), ("d-ff", 1024), ("eval-every", 100), ("seed", 0)):
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--embedding-std", type=float, default=0.02, help="ours; the recipe's (GPT-2's)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model, for the smoke test")
     args = parser.parse_args(argv)
     if args.quick:
         args.d_model, args.layers, args.heads, args.d_ff, args.context, args.vocab = 32, 1, 2, 64, 32, 300
     torch.manual_seed(args.seed)
     text = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, positions="learned", max_len=args.context,
-                            dropout=args.dropout)
+                            dropout=args.dropout, embedding_std=args.embedding_std)
     train_entries = list(fortunes("train").column("text"))
     text.fit(train_entries)
     train, valid = rows(text, train_entries, args.context), rows(text, list(fortunes("valid").column("text")), args.context)
