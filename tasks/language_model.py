@@ -123,7 +123,14 @@ class LanguageModelTask(Task):
             raise ValueError(f"a prompt of {prompts.size(1)} tokens leaves no room for a continuation within the "
                              f"{self.text.max_positions} learned positions (max_len)")
         decoding = decoder_only_decoding(self.core, prefix, self.text.embed_step, self.text.project, self.text.eos_id, limit)
-        return [self.text.decode(ids) for ids in self.generator.generate(self, decoding, {})]
+        generated = self.generator.generate(self, decoding, {})
+        return [self._continuation(row.tolist(), ids) for row, ids in zip(prompts, generated)]
+
+    def _continuation(self, prompt: list[int], ids: list[int]) -> str:
+        """The text ``ids`` add to ``prompt``, with the space between them where a new word starts
+        (decoding the continuation alone drops it: "Once upon a" + "time")."""
+        before, whole = self.text.decode(prompt), self.text.decode(prompt + ids)
+        return whole[len(before):] if whole.startswith(before) else self.text.decode(ids)
 
     def example_input(self, raw: str) -> str:
         """A test text's first three words, as a prompt."""

@@ -13,8 +13,8 @@ import tformer
 from tformer.cli.composition import check_composition
 from tformer.cli.train import train
 from tformer.core import Decoder
-from tformer.tasks import Greedy, LanguageModelTask
-from tformer.tokenizers import TextCharTokenizer
+from tformer.tasks import Generator, Greedy, LanguageModelTask
+from tformer.tokenizers import TextBpeTokenizer, TextCharTokenizer
 
 from .conftest import compose_run
 
@@ -100,3 +100,24 @@ def test_an_encoder_decoder_core_or_a_label_field_is_refused():
         LanguageModelTask({"text": text}, Decoder(16, 2, 1, 32))
     with pytest.raises(ValueError, match="its text field must be a text tokenizer"):
         LanguageModelTask({"text": tformer.TOKENIZERS.build("label", classes=["a", "b"])}, Decoder(16, 2, 1, 32, cross_attention=False))
+
+
+class _Says(Generator):
+    """Continues every prompt with the same token ids."""
+
+    def __init__(self, ids: list[int]):
+        self.ids = ids
+
+    def generate(self, task, decoding, outputs) -> list[list[int]]:
+        return [list(self.ids)] * decoding.prefix.size(0)
+
+
+@pytest.mark.parametrize("word, continuation", [("time", " time"), ("upon", " upon")])
+def test_a_continuation_keeps_the_space_before_the_word_it_starts(word, continuation):
+    text = TextBpeTokenizer(d_model=16, vocab_size=60, min_frequency=1)
+    text.fit(["once upon a time"] * 20)
+    assert len(text.prepare(word)) == 1  # one subword that starts a word ("▁time")
+    task = LanguageModelTask({"text": text}, Decoder(16, 2, 1, 32, cross_attention=False),
+                             generator=_Says(text.prepare(word).tolist())).eval()
+    assert task.predict(["once upon a"]) == [continuation]
+    assert "once upon a" + task.predict(["once upon a"])[0] == f"once upon a {word}"
