@@ -206,3 +206,14 @@ def test_an_undeclared_data_set_is_skipped_with_a_debug_line(caplog):
 ])
 def test_compositions_that_fit_pass(overrides):
     check_composition(_compose(overrides))
+
+
+def test_a_generator_that_needs_an_objective_the_task_lacks_is_named_at_composition():
+    translation = ["task=translation", "target=text_bpe", "data=parallel_text", "data.train.source_path=x",
+                   "data.train.target_path=y"]
+    with pytest.raises(ValueError, match=r"task.generator \(ctc_beam\) needs the objective\(s\) ctc, which the task "
+                                         r"does not train \(task.objectives: cross_entropy\)"):
+        check_composition(_compose(translation + ["task.generator._target_=tformer.tasks.generators.CtcRescoredBeam"]))
+    check_composition(_compose(["experiment=asr_digits"]))  # asr trains its ctc objective
+    with pytest.raises(ValueError, match=r"needs the objective\(s\) ctc"):
+        check_composition(_compose(["experiment=asr_digits", "task.objectives.ctc=null"]))

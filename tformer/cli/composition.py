@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_object
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from .. import data as _data  # noqa: F401  (registers the data sets the options below name)
@@ -32,8 +32,8 @@ GROUPS = ("source", "target")  # task fields named like the command line's token
 
 
 def check_composition(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` when a data split lacks a field the task reads, or gives raw items a
-    field's tokenizer cannot read.
+    """Raise ``ValueError`` when a data split lacks a field the task reads, gives raw items a
+    field's tokenizer cannot read, or the generator needs an objective the task does not train.
 
     Args:
         cfg: the composed ``train`` config (``task.fields``, ``data.train`` and optionally
@@ -41,6 +41,7 @@ def check_composition(cfg: DictConfig) -> None:
     Raises:
         ValueError: naming the field, what the data gives or lacks, and the options that fit.
     """
+    _check_generator(cfg)
     names = list(OmegaConf.select(cfg, "task.fields", default=None) or {})
     tokenizers = {name: _target(cfg, f"task.fields.{name}") for name in names}
     renamed = dict(OmegaConf.select(cfg, "data.fields", default=None) or {})
@@ -57,6 +58,26 @@ def check_composition(cfg: DictConfig) -> None:
         found = mismatches(given, tokenizers, renamed)
         if found:
             raise ValueError(_message(split, dataset, tokenizers, found[0]))
+
+
+def _check_generator(cfg: DictConfig) -> None:
+    """The generator's own check (``Generator.check``) against the objectives configured, before
+    any data is read or tokenizer fitted."""
+    if _target(cfg, "task.generator") is None:
+        return
+    generator = instantiate(OmegaConf.select(cfg, "task.generator"))
+    configured = OmegaConf.select(cfg, "task.objectives", default=None) or {}
+    objectives = {name: part for name, part in configured.items() if part is not None}
+    check = getattr(generator, "check", None)
+    if check is not None:
+        check(_Configured(objectives))
+
+
+class _Configured:
+    """What ``Generator.check`` reads of a task, from its config: the objectives' names."""
+
+    def __init__(self, objectives: Mapping[str, Any]):
+        self.objectives = objectives
 
 
 def _target(cfg: DictConfig, key: str) -> Any:
