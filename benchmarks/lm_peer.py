@@ -8,7 +8,7 @@ Both models take turns on each batch in one process (ours then the peer on even 
 other way on odd ones), so a busy machine slows both alike; the speed ratio is the peer's median
 seconds per update over ours. The validation loss (token cross entropy, nats) of both is measured
 on the same held-out rows every ``--eval-every`` updates. Results go to
-``benchmarks/runs/lm_peer/summary.json`` and are printed as a table.
+``benchmarks/runs/lm_peer/summary.json`` (``--out``) and are printed as a table.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--embedding-std", type=float, default=0.02, help="ours; the recipe's (GPT-2's)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model, for the smoke test")
+    parser.add_argument("--out", type=Path, default=RUNS, help="folder of summary.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.d_model, args.layers, args.heads, args.d_ff, args.context, args.vocab = 32, 1, 2, 64, 32, 300
@@ -133,11 +134,11 @@ def main(argv: list[str] | None = None) -> None:
             curve.append(point)
             print(f"update {update}: validation loss ours {point['ours']:.4f}, peer {point['peer']:.4f}", flush=True)
     speed = statistics.median(times["peer"][10:] or times["peer"]) / statistics.median(times["ours"][10:] or times["ours"])
-    summary = {"args": vars(args), "curve": curve, "seconds_per_update": {k: statistics.median(v) for k, v in times.items()},
+    summary = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "curve": curve, "seconds_per_update": {k: statistics.median(v) for k, v in times.items()},
                "speed_ratio": speed, "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()},
                "tokens": {"train": train.numel(), "valid": valid.numel()}}
-    RUNS.mkdir(parents=True, exist_ok=True)
-    (RUNS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     last = curve[-1]
     print(f"| updates | val loss ours | val loss GPT2LMHeadModel | ppl ours | ppl peer | speed ours/peer |")
     print(f"| {last['update']} | {last['ours']:.4f} | {last['peer']:.4f} | {math.exp(last['ours']):.1f} | "

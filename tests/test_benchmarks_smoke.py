@@ -1,5 +1,6 @@
 """The speed benchmarks run (tiny shapes, one repeat); their timings are not checked."""
 
+import json
 import math
 from pathlib import Path
 
@@ -156,3 +157,16 @@ def test_quality_reads_the_validation_curve_and_the_machine(monkeypatch, tmp_pat
     monkeypatch.setattr(quality.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
     monkeypatch.setattr(quality.os, "sched_getaffinity", lambda pid: {0, 1, 2})
     assert quality.machine().endswith(", 3 CPUs, load 1.50")
+
+
+def test_the_language_model_comparison_trains_both_models_alike(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import lm_peer
+
+    lm_peer.main(["--quick", "--updates", "4", "--eval-every", "2", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["parameters"]["ours"] == summary["parameters"]["peer"]  # the same shapes on both sides
+    assert [point["update"] for point in summary["curve"]] == [2, 4]
+    losses = [point[side] for point in summary["curve"] for side in ("ours", "peer")]
+    assert all(0 < loss < 2 * math.log(int(summary["args"]["vocab"])) for loss in losses)
