@@ -27,9 +27,10 @@ def build_fields(cfg: DictConfig, data: Any) -> dict[str, Any]:
         raise ValueError("task.fields is empty: a task needs a tokenizer per field (see conf/task/*.yaml)")
     if cfg.get("shared_vocabulary"):
         return _shared(specs, data)
-    fields = {}
-    for name, spec in specs.items():
-        tokenizer = fields[name] = instantiate(spec, _convert_="all")
+    # Every tokenizer is made before any is fitted: fitting resizes (re-draws) an embedding, so
+    # this order keeps a run's random numbers, and its curve, those of runs before named fields.
+    fields = {name: instantiate(spec, _convert_="all") for name, spec in specs.items()}
+    for name, tokenizer in fields.items():
         if tokenizer.needs_fit:
             log.info("fitting the %s tokenizer (%s) on the training split", name, type(tokenizer).__name__)
             tokenizer.fit(data.train.column(data.column_of(name)))
