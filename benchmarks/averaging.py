@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import tformer
-from benchmarks.decoding import bleu, run_splits
+from benchmarks.decoding import bleu, run_splits, search_of
 
 
 def score(checkpoint: Path, sources: list[str], references: list[str], beam_size: int) -> float:
     task = tformer.load(checkpoint)
-    return bleu(task, sources, references, beam_size, task.hparams.length_penalty)
+    return bleu(task, sources, references, beam_size, search_of(task)[1])
 
 
 def main() -> None:

@@ -18,11 +18,25 @@ import sacrebleu
 from omegaconf import OmegaConf
 
 import tformer
+from tformer.tasks import Beam
+
+
+def search_of(task) -> tuple[int, float]:
+    """(beam size, length penalty) of the task's generator; a generator without a beam is greedy."""
+    generator = task.generator
+    return (generator.beam_size, generator.length_penalty) if isinstance(generator, Beam) else (1, 0.0)
 
 
 def bleu(task, sources: list[str], references: list[str], beam_size: int, alpha: float) -> float:
-    task.hparams.beam_size, task.hparams.length_penalty = beam_size, alpha
-    return sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+    """sacreBLEU of the task's predictions with its generator searching ``beam_size`` beams with
+    length penalty ``alpha`` (a beam of the same kind: a CTC-rescored one stays rescored)."""
+    generator = task.generator
+    kind, options = (type(generator), generator.init_kwargs) if isinstance(generator, Beam) else (Beam, {})
+    task.generator = kind(**{**options, "beam_size": beam_size, "length_penalty": alpha})
+    try:
+        return sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+    finally:
+        task.generator = generator
 
 
 def grid(task, sources: list[str], references: list[str], beams: list[int], alphas: list[float]) -> dict:
@@ -32,14 +46,16 @@ def grid(task, sources: list[str], references: list[str], beams: list[int], alph
 
 
 def run_splits(run: Path) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
-    """(sources, references) of the validation and the test split, from the run's own data config."""
+    """(sources, references) of the validation and the test split, from the run's own data config
+    (the data fields the task's ``source`` and ``target`` read)."""
     config = run / ".hydra" / "config.yaml"
     if not config.is_file():
         raise SystemExit(f"{config} not found: give a run directory written by tformer-train")
     data = hydra.utils.instantiate(OmegaConf.load(config).data)  # a valid_fraction split-off too
     if data.valid is None or data.test is None:
         raise SystemExit(f"{config}: the run's data has no validation or no test split")
-    return tuple((list(raw.sources()), [str(t) for t in raw.targets()]) for raw in (data.valid, data.test))
+    source, target = data.column_of("source"), data.column_of("target")
+    return tuple((list(raw.column(source)), [str(t) for t in raw.column(target)]) for raw in (data.valid, data.test))
 
 
 def main() -> None:
@@ -51,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     valid, test = run_splits(args.run)
     task = tformer.load(args.run / args.checkpoint)
-    default = (task.hparams.beam_size, task.hparams.length_penalty)
+    default = search_of(task)
     print("| beam | length penalty | validation BLEU |\n|---|---|---|")
     scores = grid(task, *valid, args.beams, args.alphas)
     for (beam, alpha), score in scores.items():

@@ -68,7 +68,7 @@ def machine() -> str:
 
 def run(recipe: str, overrides: list[str], tag: str = "") -> dict:
     run_dir = RUNS / (f"{recipe}-{tag}" if tag else recipe)
-    command = ["tformer-train", f"experiment={recipe}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *overrides]
+    command = [_script("tformer-train"), f"experiment={recipe}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *overrides]
     before = machine()
     started = time.time()
     subprocess.run(command, check=True)
@@ -81,6 +81,12 @@ def run(recipe: str, overrides: list[str], tag: str = "") -> dict:
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _script(name: str) -> str:
+    """The console script installed beside this Python (a venv that is not activated), else the PATH's."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
 
 
 def main() -> None:

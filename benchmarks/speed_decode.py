@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, greedy_search
+from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, encoder_decoder_decoding, greedy_search
 
 from ._timing import synchronize
 
@@ -61,11 +61,10 @@ class TformerTranslator(nn.Module):
 @torch.no_grad()
 def tformer_generate(model: TformerTranslator, src: Tensor, new_tokens: int, beam_size: int = 1) -> list[list[int]]:
     memory = model.core.encode(model.embed_step(src))
+    decoding = encoder_decoder_decoding(model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS, new_tokens)
     if beam_size == 1:
-        return greedy_search(model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS, new_tokens)
-    return beam_search(
-        model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS, new_tokens, beam_size, alpha=0.6
-    )
+        return greedy_search(decoding)
+    return beam_search(decoding, beam_size, alpha=0.6)
 
 
 def marian_model(shape: DecodeShape) -> nn.Module:

@@ -1,11 +1,12 @@
-"""What every task shares: tokenizers, optimizer and schedule, one step for all stages, predict."""
+"""What every task shares: named fields with their tokenizers, a core, objectives that make its
+loss, optimizer and schedule, one step for all stages, predict."""
 
 from __future__ import annotations
 
 import difflib
 import functools
 import inspect
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
 import torch
@@ -15,36 +16,66 @@ from tformer.checkpoint import KEY as checkpoint_key
 from tformer.checkpoint import describe
 from tformer.tokenizers import Batch, Tokenizer
 
-__all__ = ["Task"]
+from .objectives import Objective
+
+__all__ = ["Task", "masked_mean"]
 
 
 class Task(L.LightningModule):
-    """Base of the task modules: a source tokenizer, a target tokenizer and a core.
+    """Base of the task modules: named fields, each with its tokenizer, a core, and objectives.
 
-    Subclasses implement ``loss(source, target) -> (loss, outputs)``, ``update_metrics`` and
-    ``infer(source) -> list`` (decoded strings or labels).
+    A subclass declares the fields it reads (``field_names``), the one ``predict`` takes
+    (``input_field``) and the named outputs its ``forward(batch)`` returns (``outputs``), which
+    the objectives read; it implements ``forward``, ``update_metrics``, ``infer(batch) -> list``
+    (decoded strings or labels) and ``trivial_baseline``.
 
     Args:
-        source: the input-side modality plug-in.
-        target: the output-side tokenizer (text or label).
+        fields: field name -> tokenizer (one tokenizer may serve several fields).
+        core: the shared Transformer stack.
+        objectives: name -> objective, weighted into the loss; None: ``default_objectives()``.
         optimizer: a partial taking the parameters (Hydra ``_partial_: true``).
         scheduler: a partial taking the optimizer, stepped every update; ``None`` for none.
         predict_batch_size: items per batch in ``predict``.
     """
 
+    field_names: tuple[str, ...] = ()
+    input_field: str = "source"
+    outputs: tuple[str, ...] = ()
+    generator: Any = None  # what decodes outputs, for tasks that generate (tformer.tasks.generators)
+
     def __init__(
         self,
-        source: Tokenizer,
-        target: Tokenizer,
+        fields: Mapping[str, Tokenizer],
+        core: nn.Module,
+        objectives: Mapping[str, Objective] | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., Any] | None = None,
         predict_batch_size: int = 32,
     ):
         super().__init__()
-        self.source, self.target = source, target
+        missing = [name for name in self.field_names if name not in fields]
+        if missing:
+            raise ValueError(f"{type(self).__name__} reads the field(s) {', '.join(self.field_names)}; task.fields "
+                             f"lacks {', '.join(missing)} (it has: {', '.join(fields) or 'none'})")
+        _check_widths(fields, core)
+        self.fields, self.core = nn.ModuleDict(fields), core
+        self.objectives = nn.ModuleDict(self.default_objectives() if objectives is None else objectives)
+        for name, objective in self.objectives.items():
+            self._check_reads(name, objective)
+            objective.bind(self)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.predict_batch_size = predict_batch_size
         self.skipped_batches = 0
+
+    def default_objectives(self) -> dict[str, Objective]:
+        """The objectives a task built without ``objectives`` trains with."""
+        raise NotImplementedError
+
+    def _check_reads(self, name: str, objective: Objective) -> None:
+        unknown = [output for output in objective.reads if output not in self.outputs]
+        if unknown:
+            raise ValueError(f"task.objectives.{name} ({type(objective).__name__}) reads {', '.join(unknown)}, which "
+                             f"{type(self).__name__} does not give; it gives: {', '.join(self.outputs)}")
 
     # -- training -----------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -64,26 +95,35 @@ class Task(L.LightningModule):
         planned = self.trainer.estimated_stepping_batches
         return None if planned == float("inf") else int(planned)
 
-    def training_step(self, batch: tuple[Batch, Batch], batch_idx: int) -> Tensor | None:
+    def training_step(self, batch: dict[str, Batch], batch_idx: int) -> Tensor | None:
         return self._shared_step(batch, "train")
 
-    def validation_step(self, batch: tuple[Batch, Batch], batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, Batch], batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
-    def test_step(self, batch: tuple[Batch, Batch], batch_idx: int) -> None:
+    def test_step(self, batch: dict[str, Batch], batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
-    def _shared_step(self, batch: tuple[Batch, Batch], stage: str) -> Tensor | None:
-        source, target = batch
-        loss, outputs = self.loss(source, target)
-        size = self.loss_weight(target)
+    def loss(self, batch: Mapping[str, Batch]) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
+        """The weighted sum of the objectives, each objective's loss, and the outputs they read."""
+        outputs = self(batch)
+        losses = {name: objective(outputs, batch) for name, objective in self.objectives.items() if objective.weight > 0}
+        total = sum(self.objectives[name].weight * value for name, value in losses.items())
+        return total, losses, outputs
+
+    def _shared_step(self, batch: dict[str, Batch], stage: str) -> Tensor | None:
+        loss, losses, outputs = self.loss(batch)
+        size = self.loss_weight(batch)
         if stage == "train" and not self._finite_everywhere(loss):
             self.skipped_batches += 1
             self.log("train/skipped_batches", float(self.skipped_batches), batch_size=size)
             return None  # Lightning skips the update; every rank agrees, so none waits
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=stage != "train")
+        if len(losses) > 1:  # each objective's part, e.g. val/loss_ctc
+            for name, value in losses.items():
+                self.log(f"{stage}/loss_{name}", value, batch_size=size, sync_dist=stage != "train")
         if stage != "train":
-            self.update_metrics(stage, source, target, outputs)
+            self.update_metrics(stage, batch, outputs)
         return loss
 
     def _finite_everywhere(self, loss: Tensor) -> bool:
@@ -92,51 +132,73 @@ class Task(L.LightningModule):
             finite = self.trainer.strategy.reduce(finite, reduce_op="min")
         return bool(finite > 0)
 
-    # -- subclass hooks --------------------------------------------------------------------------
-    def loss_weight(self, target: Batch) -> int:
+    # -- what subclasses say -----------------------------------------------------------------------
+    def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         """What the loss averages over (items; tokens for text), so epoch means are exact."""
-        return int(target.values.size(0))
+        return int(batch[self.input_field].values.size(0))
 
-    def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
+    def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         raise NotImplementedError
 
-    def update_metrics(self, stage: str, source: Batch, target: Batch, outputs: Any) -> None:
+    def infer(self, batch: Mapping[str, Batch]) -> list[Any]:
         raise NotImplementedError
 
-    def infer(self, source: Batch) -> list[Any]:
-        raise NotImplementedError
+    def trivial_baseline(self, data: Any) -> tuple[str, float, str] | None:
+        """``(metric key, value, what the baseline does)`` on the test split, for the report; None if none.
+
+        Args:
+            data: the ``DataModule`` (its ``train`` and ``test`` splits; ``column_of`` names the
+                data field a task field reads).
+        """
+        return None
+
+    def example_input(self, raw: Any) -> Any:
+        """What the end-of-run report gives ``predict`` to show what the task does with ``raw``,
+        a test item's input field (the item itself; a language model takes its first words)."""
+        return raw
 
     # -- prediction ------------------------------------------------------------------------------
     empty_result: Any = None  # what an empty input predicts; None: an empty input is an error
 
     @torch.no_grad()
     def predict(self, inputs: Sequence[Any]) -> list[Any]:
-        """Raw inputs (strings, image or audio paths, arrays) -> decoded outputs, in order."""
+        """Raw inputs of the input field (strings, image or audio paths, arrays) -> decoded
+        outputs, in order."""
         if isinstance(inputs, (str, bytes)):
             raise TypeError("predict takes a list of inputs; wrap a single input in a list")
+        tokenizer = self.fields[self.input_field]
         was_training = self.training
         self.eval()
-        results: list[Any] = [None] * len(inputs)
-        prepared = {}
-        for i, item in enumerate(inputs):
-            tensor = self.source.prepare(item)
-            if self.source.size(tensor) > 0:
-                prepared[i] = tensor
-            elif self.empty_result is None:
-                raise ValueError(f"input {i} is empty; {type(self).__name__} cannot predict from nothing")
-            else:
-                results[i] = self.empty_result
-        order = sorted(prepared, key=lambda i: self.source.size(prepared[i]))
-        for start in range(0, len(order), self.predict_batch_size):
-            chunk = order[start : start + self.predict_batch_size]
-            batch = self.source.collate([prepared[i] for i in chunk]).to(self.device)
-            for i, output in zip(chunk, self.infer(batch)):
-                results[i] = output
-        self.train(was_training)
+        try:
+            results: list[Any] = [None] * len(inputs)
+            prepared = {}
+            for i, item in enumerate(inputs):
+                tensor = tokenizer.prepare(item)
+                if tokenizer.size(tensor) > 0:
+                    prepared[i] = tensor
+                elif self.empty_result is None:
+                    raise ValueError(f"input {i} is empty; {type(self).__name__} cannot predict from nothing")
+                else:
+                    results[i] = self.empty_result
+            order = sorted(prepared, key=lambda i: tokenizer.size(prepared[i]))
+            for start in range(0, len(order), self.predict_batch_size):
+                chunk = order[start : start + self.predict_batch_size]
+                batch = {self.input_field: tokenizer.collate([prepared[i] for i in chunk]).to(self.device)}
+                for i, output in zip(chunk, self.infer(batch)):
+                    results[i] = output
+        finally:
+            self.train(was_training)
         return results
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[checkpoint_key] = describe(self)
+
+
+def _check_widths(fields: Mapping[str, Tokenizer], core: nn.Module) -> None:
+    width = getattr(core, "d_model", None)
+    for name, tokenizer in fields.items():
+        if getattr(tokenizer, "d_model", None) not in (None, width):
+            raise ValueError(f"the {name} tokenizer's d_model ({tokenizer.d_model}) differs from the model's d_model ({width})")
 
 
 def _checked(factory: Callable, key: str) -> Callable:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
@@ -15,47 +15,53 @@ from tformer.tokenizers import Batch, Tokenizer
 from tformer.tokenizers.label import LabelTokenizer
 
 from .base import Task, masked_mean
-from .translation import _check_widths
+from .objectives import CrossEntropy, Objective
 
 __all__ = ["ClassificationTask"]
 
 
 @TASKS.register("classification")
 class ClassificationTask(Task):
-    """Encoder + pooling + linear head over the classes the ``label`` target learned.
+    """Encoder + pooling + linear head over the classes the ``target`` label tokenizer learned.
 
     Args:
-        source, target, optimizer, scheduler, predict_batch_size: see ``Task``.
+        fields: ``source`` (any modality) and ``target`` (a ``LabelTokenizer``) tokenizers.
         core: the shared ``Encoder``.
+        objectives: by default cross entropy without label smoothing.
         pooling: ``"cls"`` (the source's [CLS] token), ``"mean"`` (over real positions) or
             ``"auto"`` (cls when the source has a class token, mean otherwise).
-        label_smoothing: cross-entropy label smoothing.
         head_dropout: dropout before the head.
+        optimizer, scheduler, predict_batch_size: see ``Task``.
     """
+
+    field_names = ("source", "target")
+    input_field = "source"
+    outputs = ("logits", "targets")
 
     def __init__(
         self,
-        source: Tokenizer,
-        target: LabelTokenizer,
+        fields: Mapping[str, Tokenizer],
         core: Encoder,
+        objectives: Mapping[str, Objective] | None = None,
+        pooling: str = "auto",
+        head_dropout: float = 0.0,
         optimizer=None,
         scheduler=None,
-        pooling: str = "auto",
-        label_smoothing: float = 0.0,
-        head_dropout: float = 0.0,
         predict_batch_size: int = 64,
     ):
-        super().__init__(source, target, optimizer, scheduler, predict_batch_size)
+        target = fields.get("target")
+        if not isinstance(target, LabelTokenizer):
+            raise ValueError(f"classification predicts labels: its target must be target=label, got {type(target).__name__}")
         if pooling not in ("auto", "cls", "mean"):
             raise ValueError(f"task.pooling must be 'auto', 'cls' or 'mean', got {pooling!r}")
-        has_cls = getattr(source, "cls_token", None) is not None
+        has_cls = getattr(fields["source"], "cls_token", None) is not None
         if pooling == "cls" and not has_cls:
-            raise ValueError(f"task.pooling='cls' needs a source with a class token; {type(source).__name__} has none: use 'mean'")
+            raise ValueError(f"task.pooling='cls' needs a source with a class token; {type(fields['source']).__name__} "
+                             "has none: use 'mean'")
         if target.n_classes < 2:
             raise ValueError(f"classification needs at least 2 classes, the training labels hold {target.n_classes}")
-        _check_widths(source, target, core)
-        self.core = core
-        self.save_hyperparameters(ignore=["source", "target", "core", "optimizer", "scheduler"])
+        super().__init__(fields, core, objectives, optimizer, scheduler, predict_batch_size)
+        self.save_hyperparameters(ignore=["fields", "core", "objectives", "optimizer", "scheduler"])
         self.use_cls = pooling == "cls" or (pooling == "auto" and has_cls)
         self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(core.d_model, target.n_classes))
         n = target.n_classes
@@ -65,27 +71,36 @@ class ClassificationTask(Task):
             for name, metric in (("acc", MulticlassAccuracy(n, average="micro")), ("f1", MulticlassF1Score(n, average="macro")))
         })
 
-    def forward(self, values: Tensor, lengths: Tensor) -> Tensor:
+    def default_objectives(self) -> dict[str, Objective]:
+        return {"cross_entropy": CrossEntropy()}
+
+    @property
+    def source(self) -> Tokenizer:
+        return self.fields["source"]
+
+    @property
+    def target(self) -> LabelTokenizer:
+        return self.fields["target"]
+
+    def logits(self, values: Tensor, lengths: Tensor) -> Tensor:
         """Prepared, collated inputs -> (B, n_classes) logits."""
         x, pad_mask = self.source(values, lengths)
         h = self.core(x, pad_mask)  # (B, T, d)
         pooled = h[:, 0] if self.use_cls else masked_mean(h, pad_mask)
         return self.head(pooled)
 
-    def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
-        logits = self(source.values, source.lengths)
-        labels = target.values.view(-1).to(logits.device)
-        return F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing), logits
+    def forward(self, batch: Mapping[str, Batch]) -> dict[str, Tensor]:
+        logits = self.logits(batch["source"].values, batch["source"].lengths)
+        return {"logits": logits, "targets": batch["target"].values.view(-1).to(logits.device)}
 
-    def update_metrics(self, stage: str, source: Batch, target: Batch, logits: Any) -> None:
-        labels = target.values.view(-1).to(logits.device)
+    def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         for name in ("acc", "f1"):
             metric = self.metrics[f"{stage}_{name}"]
-            metric.update(logits, labels)
-            self.log(f"{stage}/{name}", metric, prog_bar=name == "acc", batch_size=labels.numel())
+            metric.update(outputs["logits"], outputs["targets"])
+            self.log(f"{stage}/{name}", metric, prog_bar=name == "acc", batch_size=outputs["targets"].numel())
 
-    def infer(self, source: Batch) -> list[str]:
-        predictions = self(source.values, source.lengths).argmax(-1)
+    def infer(self, batch: Mapping[str, Batch]) -> list[str]:
+        predictions = self.logits(batch["source"].values, batch["source"].lengths).argmax(-1)
         return [self.target.decode(int(i)) for i in predictions]
 
     @torch.no_grad()
@@ -93,4 +108,12 @@ class ClassificationTask(Task):
         """Class probabilities (N, n_classes) for raw inputs, in order (columns: ``target.classes``)."""
         self.eval()
         batch = self.source.collate([self.source.prepare(x) for x in inputs]).to(self.device)
-        return self(batch.values, batch.lengths).softmax(-1)
+        return self.logits(batch.values, batch.lengths).softmax(-1)
+
+    def trivial_baseline(self, data: Any) -> tuple[str, float, str] | None:
+        """Always the most frequent training label."""
+        column = data.column_of("target")
+        labels = [str(t) for t in data.test.column(column)]
+        common, _ = Counter(str(t) for t in data.train.column(column)).most_common(1)[0]
+        accuracy = sum(label == common for label in labels) / len(labels)
+        return "test/acc", accuracy, f"always the most frequent training label ({common!r})"

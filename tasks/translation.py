@@ -1,37 +1,30 @@
-"""Sequence to text: translation (text source), captioning (image), speech translation (audio)."""
+"""Sequence to text with an encoder-decoder: translation (text source), captioning (image), speech
+recognition (audio, with a CTC objective and a CTC-rescored beam: ``conf/task/asr.yaml``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import Metric
-from torchmetrics.text import SacreBLEUScore
 
-from tformer.core import EncoderDecoder, beam_search, greedy_search
+from tformer.core import Decoding, EncoderDecoder, encoder_decoder_decoding
+from tformer.kinds import TEXT
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, TextOutput, Tokenizer
 
 from .base import Task
+from .generators import Beam, Generator, Greedy
+from .metrics import text_metrics
+from .objectives import IGNORE, CrossEntropy, Objective
 
-__all__ = ["TranslationTask", "SacreBLEU", "shift_target"]
-
-
-class SacreBLEU(SacreBLEUScore):
-    """Corpus BLEU on sacreBLEU's usual 0-100 scale (torchmetrics' own is 0-1), one reference
-    per hypothesis given as a plain string."""
-
-    def update(self, preds: list[str], target: list[str]) -> None:
-        super().update(preds, [[text] for text in target])
-
-    def compute(self) -> Tensor:
-        return super().compute() * 100
+__all__ = ["TranslationTask", "shift_target"]
 
 
 def shift_target(target: Batch, text: TextOutput) -> tuple[Tensor, Tensor, Tensor]:
-    """Content ids (B, T) -> decoder input ``<bos> y`` (B, T+1), its lengths, gold ``y <eos>``."""
+    """Content ids (B, T) -> decoder input ``<bos> y`` (B, T+1), its lengths, gold ``y <eos>``
+    with ``IGNORE`` at the padding."""
     ids, lengths = target.values, target.lengths.to(target.values.device)
     B = ids.size(0)
     bos = ids.new_full((B, 1), text.bos_id)
@@ -39,6 +32,7 @@ def shift_target(target: Batch, text: TextOutput) -> tuple[Tensor, Tensor, Tenso
     decoder_input = torch.cat([bos, ids], 1)
     gold = torch.cat([ids, pad], 1)
     gold[torch.arange(B, device=ids.device), lengths] = text.eos_id
+    gold = gold.masked_fill(torch.arange(gold.size(1), device=ids.device)[None, :] > lengths[:, None], IGNORE)
     return decoder_input, lengths + 1, gold
 
 
@@ -47,99 +41,119 @@ class TranslationTask(Task):
     """Any source modality -> text with an encoder-decoder Transformer.
 
     Args:
-        source, target, optimizer, scheduler, predict_batch_size: see ``Task``.
+        fields: ``source`` (any modality) and ``target`` (a text tokenizer) tokenizers.
         core: the shared ``EncoderDecoder``.
-        label_smoothing: cross-entropy label smoothing (0.1 in the paper).
-        beam_size: beam width at test and prediction time (1 = greedy).
-        length_penalty: GNMT alpha (0.6).
+        objectives: by default label-smoothed cross entropy (0.1, the paper's); add ``ctc`` for ASR.
+        generator: what decodes at test and prediction time (default: beam 4, length penalty 0.6).
+        metrics: text metrics by name (``bleu``, ``wer``, ``cer``); the first is in the progress bar.
         max_len_offset: outputs stop at source length + this many tokens (50).
-        val_decode: decode validation batches with greedy search to report BLEU.
+        val_decode: decode validation batches greedily to report the metrics.
+        optimizer, scheduler, predict_batch_size: see ``Task``.
     """
 
+    field_names = ("source", "target")
+    input_field = "source"
+    outputs = ("logits", "targets", "memory", "memory_pad_mask")
     empty_result = ""
 
     def __init__(
         self,
-        source: Tokenizer,
-        target: TextOutput,
+        fields: Mapping[str, Tokenizer],
         core: EncoderDecoder,
-        optimizer=None,
-        scheduler=None,
-        label_smoothing: float = 0.1,
-        beam_size: int = 4,
-        length_penalty: float = 0.6,
+        objectives: Mapping[str, Objective] | None = None,
+        generator: Generator | None = None,
+        metrics: list[str] | tuple[str, ...] = ("bleu",),
         max_len_offset: int = 50,
         val_decode: bool = True,
+        optimizer=None,
+        scheduler=None,
         predict_batch_size: int = 32,
     ):
-        super().__init__(source, target, optimizer, scheduler, predict_batch_size)
-        _check_widths(source, target, core)
-        self.core = core
-        self.save_hyperparameters(ignore=["source", "target", "core", "optimizer", "scheduler"])
-        self.text_metrics = nn.ModuleDict({stage: nn.ModuleDict(self.new_text_metrics()) for stage in ("val", "test")})
+        if not isinstance(fields.get("target"), TextOutput):
+            raise ValueError(f"{type(self).__name__} writes text: its target must be a text tokenizer (text_bpe, "
+                             f"text_char), got {type(fields.get('target')).__name__}")
+        super().__init__(fields, core, objectives, optimizer, scheduler, predict_batch_size)
+        self.generator = generator if generator is not None else Beam(4, 0.6)
+        self.generator.check(self)
+        self.save_hyperparameters(ignore=["fields", "core", "objectives", "generator", "optimizer", "scheduler"])
+        self.text_metrics = nn.ModuleDict({stage: nn.ModuleDict(text_metrics(list(metrics))) for stage in ("val", "test")})
 
-    def new_text_metrics(self) -> dict[str, Metric]:
-        """The metrics of decoded text, by name; each takes ``update(hypotheses, references)``
-        (lists of strings); the first is shown in the progress bar."""
-        return {"bleu": SacreBLEU()}
+    def default_objectives(self) -> dict[str, Objective]:
+        return {"cross_entropy": CrossEntropy(label_smoothing=0.1)}
 
-    def loss(self, source: Batch, target: Batch) -> tuple[Tensor, Any]:
-        memory, src_mask = self.encode(source)
-        decoder_input, lengths, gold = shift_target(target, self.target)
-        y, _ = self.target(decoder_input, lengths)
-        hidden = self.core.decoder(y, memory, src_mask)  # right-padded targets: causal mask suffices
-        logits = self.target.project(hidden)  # (B, T, V)
-        loss = F.cross_entropy(
-            logits.flatten(0, 1).float(), gold.flatten(), ignore_index=self.target.pad_id,
-            label_smoothing=self.hparams.label_smoothing,
-        )
-        return loss, (memory, src_mask)
+    @property
+    def source(self) -> Tokenizer:
+        return self.fields["source"]
 
-    def loss_weight(self, target: Batch) -> int:
-        return int(target.lengths.sum()) + target.lengths.numel()  # tokens plus one EOS each
+    @property
+    def target(self) -> TextOutput:
+        return self.fields["target"]
 
     def encode(self, source: Batch) -> tuple[Tensor, Tensor]:
         """Collated source -> encoder memory (B, S, d) and its padding mask (B, S)."""
         x, src_mask = self.source(source.values, source.lengths)
         return self.core.encode(x, src_mask), src_mask
 
-    def update_metrics(self, stage: str, source: Batch, target: Batch, outputs: Any) -> None:
+    def forward(self, batch: Mapping[str, Batch]) -> dict[str, Tensor]:
+        memory, src_mask = self.encode(batch["source"])
+        decoder_input, lengths, gold = shift_target(batch["target"], self.target)
+        y, _ = self.target(decoder_input, lengths)
+        hidden = self.core.decoder(y, memory, src_mask)  # right-padded targets: causal mask suffices
+        return {"logits": self.target.project(hidden), "targets": gold, "memory": memory, "memory_pad_mask": src_mask}
+
+    def loss_weight(self, batch: Mapping[str, Batch]) -> int:
+        target = batch["target"]
+        return int(target.lengths.sum()) + target.lengths.numel()  # tokens plus one EOS each
+
+    def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         if stage == "val" and not self.hparams.val_decode:
             return
-        hypotheses = self.decode(*outputs, beam_size=1 if stage == "val" else self.hparams.beam_size)
-        references = self.references(target)
+        hypotheses = self.decode(outputs, Greedy() if stage == "val" else self.generator)
+        target = batch["target"]
+        references = [self.target.decode(ids[:n]) for ids, n in zip(target.values.tolist(), target.lengths.tolist())]
         for index, (name, metric) in enumerate(self.text_metrics[stage].items()):
             metric.update(hypotheses, references)
             self.log(f"{stage}/{name}", metric, prog_bar=index == 0, batch_size=len(hypotheses))
 
-    def references(self, target: Batch) -> list[str]:
-        return [self.target.decode(ids[:n]) for ids, n in zip(target.values.tolist(), target.lengths.tolist())]
+    def infer(self, batch: Mapping[str, Batch]) -> list[str]:
+        memory, src_mask = self.encode(batch["source"])
+        return self.decode({"memory": memory, "memory_pad_mask": src_mask}, self.generator)
 
-    def infer(self, source: Batch) -> list[str]:
-        return self.decode(*self.encode(source), beam_size=self.hparams.beam_size)
-
-    def search(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[list[int]]:
-        """Token ids (no BOS/EOS) for an encoded batch: beam search, or greedy when ``beam_size == 1``."""
-        args = self.search_args(memory, src_mask)
-        if beam_size > 1:
-            return beam_search(*args, beam_size=beam_size, alpha=self.hparams.length_penalty)
-        return greedy_search(*args)
-
-    def search_args(self, memory: Tensor, src_mask: Tensor) -> tuple:
-        """The positional arguments of ``greedy_search``/``beam_search`` for an encoded batch."""
+    def decoding(self, memory: Tensor, src_mask: Tensor) -> Decoding:
+        """What a generator drives for an encoded batch: outputs end at source length + ``max_len_offset``."""
         max_len = (~src_mask).sum(1) + self.hparams.max_len_offset
         if self.target.max_positions is not None:  # learned positions end there
             max_len = max_len.clamp(max=self.target.max_positions)
-        return (self.core.decoder, memory, src_mask, self.target.embed_step, self.target.project,
-                self.target.bos_id, self.target.eos_id, max_len)
+        return encoder_decoder_decoding(self.core.decoder, memory, src_mask, self.target.embed_step,
+                                        self.target.project, self.target.bos_id, self.target.eos_id, max_len)
 
-    def decode(self, memory: Tensor, src_mask: Tensor, beam_size: int) -> list[str]:
+    def search(self, outputs: Mapping[str, Tensor], generator: Generator | None = None) -> list[list[int]]:
+        """Token ids (no BOS/EOS) for an encoded batch (``memory``, ``memory_pad_mask``)."""
+        generator = self.generator if generator is None else generator
+        decoding = self.decoding(outputs["memory"], outputs["memory_pad_mask"])
+        return generator.generate(self, decoding, outputs)
+
+    def decode(self, outputs: Mapping[str, Tensor], generator: Generator | None = None) -> list[str]:
         """Decoded strings for an encoded batch (see ``search``)."""
-        return [self.target.decode(row) for row in self.search(memory, src_mask, beam_size)]
+        return [self.target.decode(row) for row in self.search(outputs, generator)]
 
-
-def _check_widths(source: Tokenizer, target: Tokenizer, core) -> None:
-    width = core.init_kwargs.get("d_model")
-    for side, tokenizer in (("source", source), ("target", target)):
-        if getattr(tokenizer, "d_model", None) not in (None, width):
-            raise ValueError(f"{side} tokenizer d_model ({tokenizer.d_model}) differs from the model's d_model ({width})")
+    def trivial_baseline(self, data: Any) -> tuple[str, float, str] | None:
+        """The better of copying the source (text sources) and always the most frequent training
+        output, scored with the first metric. Every process scores the whole test split alone, so
+        the metric does not wait for the others."""
+        metrics = text_metrics(list(self.hparams.metrics), sync_on_compute=False)
+        name, metric = next(iter(metrics.items()))
+        sources, targets = (data.column_of(field) for field in ("source", "target"))
+        references = [str(t) for t in data.test.column(targets)]
+        common, _ = Counter(str(t) for t in data.train.column(targets)).most_common(1)[0]
+        candidates = {f"always the most frequent training output ({common!r})": [common] * len(references)}
+        if TEXT in (self.source.reads or ()) and all(isinstance(s, str) for s in data.test.column(sources)):
+            candidates["copy the source"] = [str(s) for s in data.test.column(sources)]
+        scores = {}
+        for what, hypotheses in candidates.items():
+            metric.reset()
+            metric.update(hypotheses, references)
+            scores[what] = float(metric.compute())
+        pick = max if metric.higher_is_better else min
+        best = pick(scores, key=scores.get)
+        return f"test/{name}", scores[best], best

@@ -1,8 +1,9 @@
-"""The plug-in example of README.md's "Extend" section as files, built and installed as a user would.
+"""The plug-in examples of docs/extend.md as files, built and installed as a user would.
 
-Each code block of that section whose first line is a comment naming a file (``# pyproject.toml``)
-is one file of the example package; the tests install it into a folder of their own (no change to
-the venv) and use it from subprocesses that see it only through PYTHONPATH.
+Each code block there whose first line is a comment naming a file (``# tformer-kmer/pyproject.toml``)
+is one file of an example package, the first part of its path the project's folder; the tests
+install a project into a folder of their own (no change to the venv) and use it from
+subprocesses that see it only through PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -14,26 +15,30 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-FILES = ("pyproject.toml", "tformer_kmer/__init__.py", "tformer_kmer/conf/source/dna_kmer.yaml")
-_FILE_BLOCK = re.compile(r"^```(?:python|yaml|toml)\n# (?P<path>[\w./-]+)\n(?P<body>.*?)^```$", re.M | re.S)
+DOC = Path(__file__).resolve().parents[1] / "docs" / "extend.md"
+KMER, DENOISE = "tformer-kmer", "tformer-denoise"  # the modality and the task plug-in
+FILES = {
+    KMER: ("pyproject.toml", "tformer_kmer/__init__.py", "tformer_kmer/conf/source/dna_kmer.yaml"),
+    DENOISE: ("pyproject.toml", "tformer_denoise/__init__.py", "tformer_denoise/conf/task/denoising.yaml"),
+}
+_FILE_BLOCK = re.compile(r"^```(?:python|yaml|toml)\n# (?P<project>[\w-]+)/(?P<path>[\w./-]+)\n(?P<body>.*?)^```$", re.M | re.S)
 # The package-data table and the comment above it: what a user following an older README left out.
 _PACKAGE_DATA = re.compile(r"^(?:#[^\n]*\n)?\[tool\.setuptools\.package-data\]\n(?:[^\[\n][^\n]*\n)*", re.M)
 
 
-def example_files() -> dict[str, str]:
-    """``{relative path: text}`` of the example plug-in, read out of README.md."""
-    section = README.read_text(encoding="utf-8").partition("\n## Extend\n")[2].partition("\n## ")[0]
-    return {m["path"]: f"# {m['path']}\n{m['body']}" for m in _FILE_BLOCK.finditer(section)}
+def example_files(project: str = KMER) -> dict[str, str]:
+    """``{path within the project: text}`` of an example plug-in, read out of docs/extend.md."""
+    return {m["path"]: f"# {m['project']}/{m['path']}\n{m['body']}"
+            for m in _FILE_BLOCK.finditer(DOC.read_text(encoding="utf-8")) if m["project"] == project}
 
 
-def write_example(folder: Path, package_data: bool = True) -> Path:
-    """Write the example project into ``folder``; ``package_data=False`` drops the pyproject's
+def write_example(folder: Path, package_data: bool = True, project: str = KMER) -> Path:
+    """Write an example project into ``folder``; ``package_data=False`` drops the pyproject's
     ``[tool.setuptools.package-data]`` lines (the YAML then stays out of the installed package)."""
-    for relative, text in example_files().items():
+    for relative, text in example_files(project).items():
         if relative == "pyproject.toml" and not package_data:
             text, found = _PACKAGE_DATA.subn("", text)
-            assert found == 1, "README's pyproject.toml has no [tool.setuptools.package-data] table"
+            assert found == 1, "the example's pyproject.toml has no [tool.setuptools.package-data] table"
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_text(text, encoding="utf-8")
     return folder

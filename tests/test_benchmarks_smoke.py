@@ -1,5 +1,6 @@
 """The speed benchmarks run (tiny shapes, one repeat); their timings are not checked."""
 
+import json
 import math
 from pathlib import Path
 
@@ -60,14 +61,37 @@ def test_decoding_grid_scores_each_setting_as_sacrebleu_does(monkeypatch, tmp_pa
     import tformer
     from benchmarks import decoding
     from tests.tiny_checkpoints import trained_run
+    from tformer.tasks import Greedy
 
     tiny = trained_run("text", tmp_path_factory)
     task = tformer.load(tiny.ckpt)
     sources, references = ["ich sehe das haus", "das haus ist gross"], ["i see the house", "the house is big"]
+    generator = task.generator
     scores = decoding.grid(task, sources, references, beams=[1, 2], alphas=[0.6, 1.0])
     assert list(scores) == [(1, 0.0), (2, 0.6), (2, 1.0)]  # greedy once: it has no length penalty
-    task.hparams.beam_size = 1
+    assert task.generator is generator  # the grid leaves the task's own generator in place
+    task.generator = Greedy()
     assert scores[1, 0.0] == sacrebleu.corpus_bleu(task.predict(sources), [references]).score
+
+
+def test_decoding_reads_the_splits_of_the_runs_data_by_its_fields(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from omegaconf import OmegaConf
+
+    from benchmarks import decoding
+    from tests import tiny_data
+
+    text = tiny_data.parallel_text(tmp_path)
+    split = {split: {"_target_": "tformer.data.ParallelTextDataset", "source_path": str(text[f"{split}.de"]),
+                     "target_path": str(text[f"{split}.en"])} for split in ("train", "test")}
+    data = {"_target_": "tformer.data.DataModule", **split, "valid_fraction": 0.25,
+            "fields": {"source": "target", "target": "source"}}  # English -> German
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save({"data": data}, tmp_path / ".hydra" / "config.yaml")
+    (valid, valid_references), (test, test_references) = decoding.run_splits(tmp_path)
+    assert len(valid) == len(valid_references) == 12
+    assert test == text["test.en"].read_text().splitlines()
+    assert test_references == text["test.de"].read_text().splitlines()
 
 
 def test_decoding_needs_a_run_directory(monkeypatch, tmp_path):
@@ -133,3 +157,16 @@ def test_quality_reads_the_validation_curve_and_the_machine(monkeypatch, tmp_pat
     monkeypatch.setattr(quality.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
     monkeypatch.setattr(quality.os, "sched_getaffinity", lambda pid: {0, 1, 2})
     assert quality.machine().endswith(", 3 CPUs, load 1.50")
+
+
+def test_the_language_model_comparison_trains_both_models_alike(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import lm_peer
+
+    lm_peer.main(["--quick", "--updates", "4", "--eval-every", "2", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["parameters"]["ours"] == summary["parameters"]["peer"]  # the same shapes on both sides
+    assert [point["update"] for point in summary["curve"]] == [2, 4]
+    losses = [point[side] for point in summary["curve"] for side in ("ours", "peer")]
+    assert all(0 < loss < 2 * math.log(int(summary["args"]["vocab"])) for loss in losses)

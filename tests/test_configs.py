@@ -6,6 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from hydra.utils import get_object, instantiate
+from omegaconf import OmegaConf
 
 from tformer.cli import CONFIG_DIR
 from tformer.cli.composition import check_composition
@@ -33,6 +34,13 @@ def _fitted(cfg_node, labels=("a", "b", "c")):
     return tokenizer
 
 
+def _built_task(cfg):
+    """The task of ``cfg`` with its fields' tokenizers fitted on a toy corpus (as tformer-train builds it)."""
+    fields = {name: _fitted(spec) for name, spec in cfg.task.fields.items()}
+    spec = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items() if k != "fields"}
+    return instantiate(spec, fields=fields, _convert_="all")
+
+
 def test_the_expected_recipes_exist():
     assert {"translation_de_en", "vit_fashion_mnist", "asr_digits"} <= set(EXPERIMENTS)
     assert len(EXPERIMENTS) >= 5  # plus cross-modal compositions
@@ -58,9 +66,8 @@ def test_every_split_option_adds_a_split_like_the_training_one(split):
 def test_every_recipe_builds_its_task(experiment):
     cfg = _compose([f"experiment={experiment}"])
     check_composition(cfg)  # its data gives what its tokenizers read
-    source, target = _fitted(cfg.source), _fitted(cfg.target)
-    task = instantiate(cfg.task, source=source, target=target, _convert_="all")
-    assert task.core.d_model == cfg.model.d_model
+    task = _built_task(cfg)
+    assert task.core.d_model == cfg.model.d_model and set(task.fields) == set(cfg.task.fields)
     optimizer = task.optimizer_factory(task.parameters())
     scheduler = task.scheduler_factory(optimizer, **({"total_steps": 1000} if "total_steps" in task.scheduler_factory.keywords else {}))
     assert scheduler.get_last_lr()[0] >= 0
@@ -80,7 +87,7 @@ def test_every_model_size_builds_every_task(task, model):
     if task == "asr":
         source = "audio_fbank"
     cfg = _compose([f"task={task}", f"model={model}", f"source={source}", f"target={target}"])
-    built = instantiate(cfg.task, source=_fitted(cfg.source), target=_fitted(cfg.target), _convert_="all")
+    built = _built_task(cfg)
     assert built.core.d_model == cfg.model.d_model
 
 
@@ -99,3 +106,9 @@ def test_unknown_options_list_the_allowed_ones():
         _compose(["source=audio_fbnk"])
     with pytest.raises(ConfigCompositionException, match="model.d_modle"):
         _compose(["model.d_modle=3"])
+
+
+def test_the_readmes_asr_config_is_the_file():
+    readme = (CONF.parent / "README.md").read_text()
+    block = readme.split("```yaml\n# conf/task/asr.yaml\n", 1)[1].split("```", 1)[0]
+    assert OmegaConf.create(block) == OmegaConf.load(CONF / "task" / "asr.yaml")

@@ -11,6 +11,7 @@ attached, where it is already prepared (preparing can take minutes; ``tformer-da
 from __future__ import annotations
 
 import functools
+import os
 import importlib
 import inspect
 from pathlib import Path
@@ -26,18 +27,20 @@ from tests.examples import PROGRAMS, Example, comment_examples, readme_examples
 from tformer.cli import CONFIG_DIR
 from tformer.cli.composition import check_composition
 from tformer.cli.errors import USER_ERRORS
+from tformer.cli.fields import build_fields
 from tformer.data import BUILTINS, builtin
 from tformer.registry import DATASETS
 from tformer.tasks.base import _checked
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-ALL_EXAMPLES = readme_examples(README.read_text()) + [
+ALL_EXAMPLES = readme_examples(README.read_text()) + readme_examples(plugin_example.DOC.read_text(), "docs/extend.md") + [
     example for path in sorted(Path(CONFIG_DIR).rglob("*.yaml")) for example in comment_examples(path, Path(CONFIG_DIR).parent)
 ]
-# Options only README's example plug-in provides ("source=dna_kmer"): its examples run where it is installed.
-PLUGIN_OPTIONS = {"=".join(Path(path).parts[-2:])[: -len(".yaml")] for path in plugin_example.example_files()
-                  if path.endswith(".yaml")}
+# Options only the example plug-ins of docs/extend.md provide ("source=dna_kmer", "task=denoising"):
+# their examples run where the plug-ins are installed.
+PLUGIN_OPTIONS = {"=".join(Path(path).parts[-2:])[: -len(".yaml")] for project in plugin_example.FILES
+                  for path in plugin_example.example_files(project) if path.endswith(".yaml")}
 PLUGIN_EXAMPLES = [e for e in ALL_EXAMPLES if PLUGIN_OPTIONS & set(e.args)]
 EXAMPLES = [e for e in ALL_EXAMPLES if e not in PLUGIN_EXAMPLES]
 HYDRA_APPS = {"tformer-train", "tformer-predict"}  # the others are argparse programs with build_parser()
@@ -156,8 +159,8 @@ def test_the_data_of_examples_on_builtin_data_reads(monkeypatch):
         if example.program == "tformer-train" and not example.shown_error:
             cfg = composed_run(example.args)
             if _builtin_name(cfg) is not None:
-                sides = {side: cfg[side]._target_ for side in ("source", "target")}
-                key = OmegaConf.to_yaml({"data": cfg.data, **sides}, resolve=True)
+                fields = {name: spec._target_ for name, spec in cfg.task.fields.items()}
+                key = OmegaConf.to_yaml({"data": cfg.data, "fields": fields}, resolve=True)
                 runs.setdefault(key, example)
     read = [example.where for example in runs.values() if _read_and_attach(example)]
     if not read:
@@ -179,8 +182,9 @@ def _builtin_name(cfg: DictConfig) -> str | None:
 
 
 def _read_and_attach(example: Example) -> bool:
-    """Read the example's data, fit its tokenizers on the training split and attach them (which
-    checks given test labels); False when the data set is not prepared."""
+    """Read the example's data, fit its fields' tokenizers on the training split's columns they
+    read and attach them (which checks given test labels), as tformer-train does; False when the
+    data set is not prepared."""
     cfg = composed_run(example.args)
     try:
         data = instantiate(cfg.data, _convert_="all")
@@ -188,18 +192,14 @@ def _read_and_attach(example: Example) -> bool:
         if isinstance(error.__cause__, _NotPrepared):
             return False
         raise
-    source, target = instantiate(cfg.source, _convert_="all"), instantiate(cfg.target, _convert_="all")
-    for tokenizer, corpus in ((source, data.train.sources), (target, data.train.targets)):
-        if tokenizer.needs_fit:
-            tokenizer.fit(corpus())
-    data.attach(source, target)
+    data.attach(build_fields(cfg, data))
     return True
 
 
-def test_the_plugin_examples_are_accepted_where_the_plugin_is_installed(kmer_site):
-    assert PLUGIN_EXAMPLES, f"README shows no command with the example plug-in's options {PLUGIN_OPTIONS}"
+def test_the_plugin_examples_are_accepted_where_the_plugins_are_installed(kmer_site, denoise_site):
+    assert {"source=dna_kmer", "task=denoising"} <= {a for e in PLUGIN_EXAMPLES for a in e.args}, PLUGIN_OPTIONS
     for example in PLUGIN_EXAMPLES:
         code = ("from tests.test_examples import PLUGIN_EXAMPLES, run_example\n"
                 f"run_example(next(e for e in PLUGIN_EXAMPLES if e.where == {example.where!r}))\n")
-        result = plugin_example.run_python(code, kmer_site, cwd=ROOT)
+        result = plugin_example.run_python(code, f"{kmer_site}{os.pathsep}{denoise_site}", cwd=ROOT)
         assert result.returncode == 0, f"{example.where}: {result.stderr[-3000:]}"

@@ -11,6 +11,9 @@ pytest.importorskip("onnxscript")
 
 import tformer  # noqa: E402
 from tformer.cli.export import main  # noqa: E402
+from tformer.core import Decoder  # noqa: E402
+from tformer.export import export_task  # noqa: E402
+from tformer.tasks import Greedy  # noqa: E402
 from tests.tiny_checkpoints import trained_run  # noqa: E402
 
 TEXTS = ["ich sehe das haus", "du", "katze rot blau gut hund das"]
@@ -25,11 +28,12 @@ def test_classifier_onnx_and_pt2_match_pytorch(tmp_path, tmp_path_factory):
     task = tformer.load(image.ckpt)
     assert main([str(image.ckpt), "-o", str(tmp_path / "vit.onnx")]) == 0
     meta = json.loads((tmp_path / "vit.json").read_text())
-    assert meta["files"] == {"classifier": "vit.onnx"} and meta["target_vocabulary"]["classes"] == task.target.classes
+    assert meta["files"] == {"classifier": "vit.onnx"} and meta["vocabularies"]["target"]["classes"] == task.target.classes
+    assert meta["input_field"] == "source" and meta["fields"]["source"]["name"] == "image_patch"
     raw = [image.sample, torch.rand(1, 20, 20), torch.rand(1, 16, 24)]  # a batch of 3, not the export's 2
     batch = task.source.collate([task.source.prepare(x) for x in raw])
     with torch.no_grad():
-        expected = task(batch.values, batch.lengths).numpy()
+        expected = task.logits(batch.values, batch.lengths).numpy()
     (logits,) = _session(tmp_path / "vit.onnx").run(None, {"values": batch.values.numpy(), "lengths": batch.lengths.numpy()})
     np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
     main([str(image.ckpt), "-o", str(tmp_path / "vit.pt2")])
@@ -68,6 +72,7 @@ def test_translation_encoder_and_decoder_steps_match_pytorch(tmp_path, tmp_path_
     task = tformer.load(text.ckpt)
     assert main([str(text.ckpt), "-o", str(tmp_path / "de_en.onnx")]) == 0
     meta = json.loads((tmp_path / "de_en.json").read_text())
+    assert set(meta["vocabularies"]) == {"source", "target"} and meta["decoder"]["bos_id"] == task.target.bos_id
     encoder, decoder = _session(tmp_path / "de_en.encoder.onnx"), _session(tmp_path / "de_en.decoder.onnx")
     batch = task.source.collate([task.source.prepare(s) for s in TEXTS])  # 3 lengths, not the export's
     memory, mask, cross_k, _ = encoder.run(None, {"values": batch.values.numpy(), "lengths": batch.lengths.numpy()})
@@ -87,7 +92,7 @@ def test_translation_encoder_and_decoder_steps_match_pytorch(tmp_path, tmp_path_
             step = task.target.project(task.core.decoder.step(task.target.embed_step(torch.from_numpy(tokens), t), cache))
         np.testing.assert_allclose(logits, step[:, -1].numpy(), atol=1e-4, rtol=0)
         assert past_k.shape[3] == t + 1
-    task.hparams.beam_size = 1
+    task.generator = Greedy()
     decoded = [task.target.decode(ids) for ids in _ort_greedy(encoder, decoder, batch, meta)]
     assert decoded == task.predict(TEXTS)
 
@@ -96,3 +101,22 @@ def test_unknown_format_fails_before_loading(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "model.tflite")])
     assert exit_.value.code == 2 and "unknown export format '.tflite'" in capsys.readouterr().err
+
+
+class LanguageModelTask:
+    """Stands in for a decoder-only task, which export does not write yet."""
+
+    core = Decoder(16, 2, 1, 32, cross_attention=False)
+    input_field = "text"
+
+    def cpu(self):
+        return self
+
+    def eval(self):
+        return self
+
+
+def test_a_task_export_does_not_write_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"the LanguageModelTask task \(a Decoder core\) is not supported yet"):
+        export_task(LanguageModelTask(), tmp_path / "lm.onnx")
+    assert not list(tmp_path.iterdir())

@@ -10,7 +10,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from .plots.attention import attention_figure
 from .plots.figures import figure_to_array
-from .plots.weights import batch_item, collect_attention
+from .plots.weights import collect_attention
 
 __all__ = ["AttentionMapLogger"]
 
@@ -19,7 +19,8 @@ class AttentionMapLogger(L.Callback):
     """Draw the attention of the first ``n_samples`` items of the first validation batch.
 
     Images go to TensorBoard as ``attention/sample_<i>`` at the current step; without a
-    ``TensorBoardLogger`` the callback does nothing. Decoder maps use greedy decoding. Only the
+    ``TensorBoardLogger`` the callback does nothing. The items are those of the task's input field;
+    decoder maps use greedy decoding (or the task's own generator where it has no beam). Only the
     first process draws (DDP is fine; under FSDP it skips, as one process cannot run sharded weights).
     Switch it on with ``callbacks=attention`` (and ``logger=tensorboard`` or ``logger=all``).
 
@@ -53,13 +54,15 @@ class AttentionMapLogger(L.Callback):
         if "fsdp" in type(trainer.strategy).__name__.lower():  # rank 0 alone cannot gather sharded weights
             rank_zero_warn("AttentionMapLogger: skipped under FSDP (the weights are sharded across processes)")
             return
-        self._log(writer, pl_module, batch[0], trainer.global_step)
+        self._log(writer, pl_module, batch, trainer.global_step)
 
-    def _log(self, writer: Any, task: Any, source: Any, step: int) -> None:
+    def _log(self, writer: Any, task: Any, batch: Any, step: int) -> None:
         # A picture that fails to draw must not end a training run: warn and go on.
         try:
-            for i in range(min(self.n_samples, source.values.size(0))):
-                maps = collect_attention(task, batch_item(task.source, source.values, source.lengths, i), beam_size=1)
+            tokenizer, inputs = task.fields[task.input_field], batch[task.input_field]
+            generator = _greedy(task.generator)
+            for i in range(min(self.n_samples, inputs.values.size(0))):
+                maps = collect_attention(task, tokenizer.batch_item(inputs.values, inputs.lengths, i), generator)
                 image = figure_to_array(attention_figure(maps, self.layer, self.head))
                 writer.add_image(f"attention/sample_{i}", image, step, dataformats="HWC")
         except Exception as error:  # noqa: BLE001
@@ -70,6 +73,14 @@ class AttentionMapLogger(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.validations = int(state_dict.get("validations", 0))
+
+
+def _greedy(generator: Any) -> Any:
+    # The task's generator with one beam (fast); one without a beam to resize (sampling) as it is.
+    try:
+        return None if generator is None else generator.with_beam_size(1)
+    except ValueError:
+        return generator
 
 
 def _tensorboard(trainer: L.Trainer) -> Any:

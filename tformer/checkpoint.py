@@ -1,18 +1,17 @@
 """What a tformer checkpoint holds beside the weights, and how it is loaded safely.
 
 A checkpoint stores plain data only: registry names and constructor arguments of the task,
-its tokenizers and its core, plus the weights and the tokenizers' learned vocabularies. It is
-read with ``torch.load(weights_only=True)`` and rebuilt from registered classes alone: nothing
-named in it is imported or executed. A tokenizer from a plug-in also records the distribution
-that provides it (``{"name": ..., "version": ...}``), so loading without the plug-in says what
-to install; checkpoints without that record load as before.
+its fields' tokenizers, its core, objectives and generator, plus the weights and the
+tokenizers' learned vocabularies. It is read with ``torch.load(weights_only=True)`` and rebuilt
+from registered classes alone: nothing named in it is imported or executed. A part from a
+plug-in also records the distribution that provides it (``{"name": ..., "version": ...}``), so
+loading without the plug-in says what to install. Checkpoints of format 1 (one source, one
+target) are upgraded on load (``checkpoint_v1``).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -21,15 +20,15 @@ from typing import Any
 import torch
 
 from . import __version__
-from .core import Encoder, EncoderDecoder
-from .registry import TASKS, TOKENIZERS, distribution_of
+from .checkpoint_parts import PartError, build_part, part_spec
+from .checkpoint_v1 import upgrade
+from .registry import CORES, GENERATORS, OBJECTIVES, TASKS, TOKENIZERS
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "describe", "load", "atomic_write"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEY = "tformer"
-CORES = {"Encoder": Encoder, "EncoderDecoder": EncoderDecoder}
-log = logging.getLogger(__name__)
+SPEC_KEYS = ("task", "options", "core", "fields", "objectives")
 
 
 class CheckpointError(ValueError):
@@ -37,25 +36,26 @@ class CheckpointError(ValueError):
 
 
 def describe(task: Any) -> dict[str, Any]:
-    """Plain data that rebuilds ``task``: registry names and constructor arguments."""
+    """Plain data that rebuilds ``task``: registry names and constructor arguments of its parts."""
     return {
         "format_version": FORMAT_VERSION,
         "tformer_version": __version__,
         "task": TASKS.name_of(task),
         "options": dict(task.hparams),
-        "core": {"class": type(task.core).__name__, "kwargs": dict(task.core.init_kwargs)},
-        "source": _tokenizer_spec(task.source),
-        "target": _tokenizer_spec(task.target),
-        "shared_vocabulary": task.source is task.target,
+        "core": part_spec(CORES, task.core),
+        "fields": _field_specs(task.fields),
+        "objectives": {name: part_spec(OBJECTIVES, objective) for name, objective in task.objectives.items()},
+        "generator": part_spec(GENERATORS, task.generator) if task.generator is not None else None,
     }
 
 
-def _tokenizer_spec(tokenizer: Any) -> dict[str, Any]:
-    spec = {"name": TOKENIZERS.name_of(tokenizer), "kwargs": dict(tokenizer.init_kwargs)}
-    distribution = distribution_of(tokenizer)  # None for tformer's own tokenizers
-    if distribution is not None:
-        spec["distribution"] = distribution
-    return spec
+def _field_specs(fields: Any) -> dict[str, dict[str, Any]]:
+    # A tokenizer serving several fields (a shared vocabulary) is described once.
+    specs, seen = {}, {}
+    for name, tokenizer in fields.items():
+        specs[name] = {"same_as": seen[id(tokenizer)]} if id(tokenizer) in seen else part_spec(TOKENIZERS, tokenizer)
+        seen.setdefault(id(tokenizer), name)
+    return specs
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> Any:
@@ -70,51 +70,45 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling refuses anything but tensors and plain data
         raise CheckpointError(_unreadable(path, error)) from None
-    spec = _spec(checkpoint, path)
-    importlib.import_module("tformer.tasks")  # registers the built-in tasks
-    state = checkpoint["state_dict"]
-    source = _tokenizer(spec["source"], state, "source", path)
-    target = source if spec.get("shared_vocabulary") else _tokenizer(spec["target"], state, "target", path)
-    if spec["core"]["class"] not in CORES:
-        raise CheckpointError(f"{path}: unknown core {spec['core']['class']!r}; known: {', '.join(CORES)}")
-    core = CORES[spec["core"]["class"]](**spec["core"]["kwargs"])
-    task = TASKS.get(spec["task"])(source=source, target=target, core=core, **spec["options"])
+    spec, state = _spec(checkpoint, path)
+    importlib.import_module("tformer.tasks")  # registers the built-in tasks and their parts
     try:
-        task.load_state_dict(checkpoint["state_dict"])
+        task = _build_task(spec, state, path)
+    except PartError as error:
+        raise CheckpointError(str(error)) from None
+    try:
+        task.load_state_dict(state)
     except RuntimeError as error:  # missing, unexpected or differently shaped weights
         raise CheckpointError(f"{path}: its weights do not fit the model its {KEY!r} entry describes: {error}") from None
     return task.to(map_location).eval() if map_location is not None else task.eval()
 
 
-def _tokenizer(spec: dict[str, Any], state: dict[str, Any], side: str, path: Path) -> Any:
-    # Tokenizers come first: what they learned (vocabulary, classes) sizes the task's layers.
-    _check_plugin(spec, side, path)
-    tokenizer = TOKENIZERS.build(spec["name"], **spec["kwargs"])
-    prefix = f"{side}."
-    tokenizer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-    return tokenizer
-
-
-def _check_plugin(spec: dict[str, Any], side: str, path: Path) -> None:
-    """Name the plug-in distribution to install when the tokenizer it provided is not registered here."""
-    saved = spec.get("distribution")
-    if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
-        return  # tformer's own tokenizer, or a checkpoint from before the record
-    name, version, tokenizer = saved["name"], saved.get("version"), spec["name"]
-    if tokenizer in TOKENIZERS:
-        here = distribution_of(TOKENIZERS.get(tokenizer))
-        if here is not None and here.get("version") != version:
-            log.warning("%s: its %s tokenizer %r was saved with %s %s; this is %s %s",
-                        path, side, tokenizer, name, version, here["name"], here["version"])
-        return
-    where = f"{path}: its {side} tokenizer {tokenizer!r} comes from the plug-in {name} {version}"
-    install = f"pip install '{name}=={version}'"
+def _build_task(spec: dict[str, Any], state: dict[str, Any], path: Path) -> Any:
+    fields = _fields(spec["fields"], state, path)
+    parts = {
+        "fields": fields,
+        "core": build_part(CORES, spec["core"], "core", path),
+        "objectives": {name: build_part(OBJECTIVES, s, f"objective {name!r}", path) for name, s in spec["objectives"].items()},
+    }
+    if spec.get("generator"):
+        parts["generator"] = build_part(GENERATORS, spec["generator"], "generator", path)
     try:
-        installed = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        raise CheckpointError(f"{where}, which is not installed here; install it ({install})") from None
-    raise CheckpointError(f"{where}; the installed {name} {installed} registers no {tokenizer!r} "
-                          f"(or failed to load: see the warning above); install the one it was saved with ({install})")
+        return TASKS.get(spec["task"])(**spec["options"], **parts)
+    except KeyError as error:
+        raise CheckpointError(f"{path}: {error.args[0] if error.args else error}") from None
+
+
+def _fields(specs: dict[str, Any], state: dict[str, Any], path: Path) -> dict[str, Any]:
+    # Tokenizers come first: what they learned (vocabulary, classes) sizes the task's layers.
+    fields: dict[str, Any] = {}
+    for name, spec in specs.items():
+        if "same_as" in spec:
+            fields[name] = fields[spec["same_as"]]
+            continue
+        tokenizer = fields[name] = build_part(TOKENIZERS, spec, f"{name} tokenizer", path)
+        prefix = f"fields.{name}."
+        tokenizer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    return fields
 
 
 def _checkpoint_path(path: Path) -> Path:
@@ -140,21 +134,27 @@ def _unreadable(path: Path, error: Exception) -> str:
     return f"{path}: not a checkpoint torch can read ({type(error).__name__}: {reason})"
 
 
-def _spec(checkpoint: Any, path: Path) -> dict[str, Any]:
+def _spec(checkpoint: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checkpoint's ``tformer`` entry and weights, checked, in the current format."""
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get(KEY), dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path}: not a tformer checkpoint (no {KEY!r} entry); train it with tformer-train")
-    spec = checkpoint[KEY]
+    spec, state = checkpoint[KEY], checkpoint["state_dict"]
     version = spec.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format {version!r} is newer than this tformer reads ({FORMAT_VERSION}); "
             f"upgrade tformer (this is {__version__}, the checkpoint says {spec.get('tformer_version')})"
         )
-    missing = [key for key in ("task", "options", "core", "source", "target") if key not in spec]
+    _refuse_targets(spec, path, KEY)
+    if version == 1:
+        missing = [key for key in ("task", "options", "core", "source", "target") if key not in spec]
+        if missing:
+            raise CheckpointError(f"{path}: its {KEY!r} entry lacks {', '.join(map(repr, missing))}; the file is damaged")
+        spec, state = upgrade(spec, state)
+    missing = [key for key in SPEC_KEYS if key not in spec]
     if missing:
         raise CheckpointError(f"{path}: its {KEY!r} entry lacks {', '.join(map(repr, missing))}; the file is damaged")
-    _refuse_targets(spec, path, KEY)
-    return spec
+    return spec, state
 
 
 def _refuse_targets(value: Any, path: Path, where: str) -> None:

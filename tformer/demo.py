@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import EncoderDecoder, SinusoidalPositions, beam_search, greedy_search
+from .core import EncoderDecoder, SinusoidalPositions, beam_search, encoder_decoder_decoding, greedy_search
 
 PAD, BOS, EOS, N_SPECIAL = 0, 1, 2, 3
 DIGITS = 10
@@ -48,8 +48,8 @@ def main(steps: int = 1500) -> None:
     model.eval()
     src, tgt = _batch(200, 8)
     memory = model.core.encode(model.embed(src))
-    args = (model.core.decoder, memory, None, model.embed, model.project, BOS, EOS, src.size(1) + 50)
-    greedy, beam = greedy_search(*args), beam_search(*args, beam_size=4)
+    decoding = encoder_decoder_decoding(model.core.decoder, memory, None, model.embed, model.project, BOS, EOS, src.size(1) + 50)
+    greedy, beam = greedy_search(decoding), beam_search(decoding, beam_size=4)
     expected = (tgt[:, 1:-1]).tolist()
     show = lambda ids: "".join(str(i - N_SPECIAL) for i in ids)
     print(f"exact reversals of 200 new strings: greedy {sum(g == e for g, e in zip(greedy, expected))}/200, "

@@ -2,7 +2,8 @@
 
 A classification task becomes one graph ``values, lengths -> logits``; a translation or ASR task
 becomes two: the encoder ``values, lengths -> memory, memory_pad_mask, cross_keys, cross_values``
-and the decoder step (see ``DecoderStepGraph``). A JSON file beside them says what they hold.
+and the decoder step (see ``DecoderStepGraph``). ``values, lengths`` are those of the task's
+input field, as its tokenizer collates them. A JSON file beside them says what they hold.
 """
 
 from __future__ import annotations
@@ -18,34 +19,39 @@ from torch import Tensor, nn
 from torch.export import Dim
 
 from .checkpoint import atomic_write, describe
+from .core import Encoder, EncoderDecoder
 from .export_graphs import ClassifierGraph, DecoderStepGraph, EncoderGraph
-from .tokenizers import SPECIAL_TOKENS, TextOutput
+from .registry import TASKS
 
-__all__ = ["export_task", "example_inputs", "graph_files", "check_format", "FORMATS"]
+__all__ = ["export_task", "graph_names", "graph_files", "check_format", "FORMATS"]
 
 log = logging.getLogger(__name__)
 FORMATS = (".onnx", ".pt2")
+BATCH, LENGTH, SOURCE, PAST = Dim("batch"), Dim("length"), Dim("source_length"), Dim("past_length")
 
 
-def example_inputs(source: Any, batch: int = 2) -> tuple[Tensor, Tensor]:
-    """Made-up ``(values, lengths)`` of the right dtype and shape for ``source`` (lengths differ)."""
-    if isinstance(source, TextOutput):
-        values = torch.randint(len(SPECIAL_TOKENS), max(source.vocab_size, len(SPECIAL_TOKENS) + 1), (batch, 9))
-        return values, torch.tensor([9] + [6] * (batch - 1))
-    if hasattr(source, "patch_size"):
-        values = torch.randn(batch, source.channels, *source.image_size)
-        return values, torch.full((batch,), source.size(values[0]), dtype=torch.long)
-    values = torch.randn(batch, 80, source.n_mels)  # audio frames
-    return values, torch.tensor([80] + [61] * (batch - 1))
-
-
-BATCH, SOURCE, PAST = Dim("batch"), Dim("source_length"), Dim("past_length")
-
-
-def _source_dims(source: Any) -> dict[str, dict[int, Any]]:
-    # Images keep their training size; text and audio vary in length (the axis ONNX names).
-    values = {0: BATCH} if hasattr(source, "patch_size") else {0: BATCH, 1: Dim("length")}
+def _input_dims(tokenizer: Any) -> dict[str, dict[int, Any]]:
+    # The batch varies; the length too where the tokenizer says its items vary in length (not images).
+    values = {0: BATCH, 1: LENGTH} if tokenizer.varies_in_length else {0: BATCH}
     return {"values": values, "lengths": {0: BATCH}}
+
+
+def graph_names(task: Any) -> tuple[str, ...]:
+    """The graphs ``task`` exports to: ``("classifier",)`` for an encoder with a head,
+    ``("encoder", "decoder")`` for an encoder-decoder; ``ValueError`` naming the task otherwise."""
+    if isinstance(task.core, EncoderDecoder):
+        return ("encoder", "decoder")
+    if isinstance(task.core, Encoder):
+        return ("classifier",)
+    raise ValueError(f"tformer-export writes classification and encoder-decoder tasks; the {_task_name(task)} task "
+                     f"(a {type(task.core).__name__} core) is not supported yet")
+
+
+def _task_name(task: Any) -> str:
+    try:
+        return TASKS.name_of(task)
+    except KeyError:
+        return type(task).__name__
 
 
 def check_format(output: str | Path) -> Path:
@@ -59,18 +65,20 @@ def check_format(output: str | Path) -> Path:
 def graph_files(output: str | Path, task: Any) -> dict[str, Path]:
     """Graph name -> file: ``model.onnx`` for classification; ``model.encoder.onnx`` and
     ``model.decoder.onnx`` for encoder-decoder tasks (``.pt2`` likewise)."""
-    output = check_format(output)
-    if not hasattr(task.core, "decoder"):
-        return {"classifier": output}
+    output, names = check_format(output), graph_names(task)
+    if len(names) == 1:
+        return {names[0]: output}
     stem = output.with_suffix("")
-    return {name: stem.with_name(f"{stem.name}.{name}{output.suffix}") for name in ("encoder", "decoder")}
+    return {name: stem.with_name(f"{stem.name}.{name}{output.suffix}") for name in names}
 
 
 def _graphs(task: Any, max_len: int) -> dict[str, tuple[nn.Module, tuple, list[str], list[str], dict]]:
     # name -> (module, example args, input names, output names, dynamic shapes)
-    values, lengths = example_inputs(task.source)
-    if not hasattr(task.core, "decoder"):
-        return {"classifier": (ClassifierGraph(task), (values, lengths), ["values", "lengths"], ["logits"], _source_dims(task.source))}
+    tokenizer = task.fields[task.input_field]
+    values, lengths = tokenizer.example_inputs(2)
+    dims = _input_dims(tokenizer)
+    if graph_names(task) == ("classifier",):
+        return {"classifier": (ClassifierGraph(task), (values, lengths), ["values", "lengths"], ["logits"], dims)}
     encoder = EncoderGraph(task).eval()
     with torch.no_grad():
         _, mask, cross_k, cross_v = encoder(values, lengths)
@@ -82,7 +90,7 @@ def _graphs(task: Any, max_len: int) -> dict[str, tuple[nn.Module, tuple, list[s
                  "cross_values": cross_dims, "past_keys": past_dims, "past_values": past_dims}
     return {
         "encoder": (encoder, (values, lengths), ["values", "lengths"],
-                    ["memory", "memory_pad_mask", "cross_keys", "cross_values"], _source_dims(task.source)),
+                    ["memory", "memory_pad_mask", "cross_keys", "cross_values"], dims),
         "decoder": (DecoderStepGraph(task, max_len), step_args, list(step_dims), ["logits", "keys", "values"], step_dims),
     }
 
@@ -125,26 +133,25 @@ def _to_pt2(module: nn.Module, args: tuple, dims: dict, path: Path) -> str:
 
 def _metadata(task: Any, files: dict[str, Path], exporters: dict[str, str], max_len: int) -> dict[str, Any]:
     spec = describe(task)
-    meta: dict[str, Any] = {"task": spec["task"], "source": spec["source"], "target": spec["target"],
-                            "files": {name: path.name for name, path in files.items()}, "exporters": exporters}
-    for side in ("source", "target"):
-        tokenizer = getattr(task, side)
+    meta: dict[str, Any] = {"task": spec["task"], "fields": spec["fields"], "input_field": task.input_field,
+                            "files": {name: path.name for name, path in files.items()}, "exporters": exporters,
+                            "vocabularies": {}}
+    for name, tokenizer in task.fields.items():
         if type(tokenizer).get_extra_state is not nn.Module.get_extra_state:
-            meta[f"{side}_vocabulary"] = tokenizer.get_extra_state()  # BPE tokenizer JSON, alphabet or class names
-    if hasattr(task.core, "decoder"):
-        decoder = task.core.decoder
+            meta["vocabularies"][name] = tokenizer.get_extra_state()  # BPE tokenizer JSON, alphabet or class names
+    if "decoder" in files:
+        decoder, target = task.core.decoder, task.target
         attn = decoder.layers[0].self_attn
         meta["decoder"] = {"n_layers": len(decoder.layers), "n_heads": attn.n_heads, "head_dim": attn.head_dim,
-                           "bos_id": task.target.bos_id, "eos_id": task.target.eos_id, "pad_id": task.target.pad_id,
-                           "vocab_size": task.target.vocab_size, "max_positions": _max_positions(task, max_len),
+                           "bos_id": target.bos_id, "eos_id": target.eos_id, "pad_id": target.pad_id,
+                           "vocab_size": target.vocab_size, "max_positions": _max_positions(target, max_len),
                            "max_len_offset": task.hparams.get("max_len_offset")}
     return meta
 
 
-def _max_positions(task: Any, max_len: int) -> int:
+def _max_positions(target: Any, max_len: int) -> int:
     # Output positions the decoder step can embed: max_len, or fewer learned ones.
-    learned = getattr(task.target, "max_positions", None)
-    return min(max_len, learned) if learned is not None else max_len
+    return max_len if target.max_positions is None else min(max_len, target.max_positions)
 
 
 @torch.no_grad()

@@ -30,30 +30,31 @@ def _merge(x: Tensor) -> Tensor:
 
 
 class ClassifierGraph(nn.Module):
-    """values, lengths -> logits (B, n_classes) of a classification task."""
+    """values, lengths (of the task's input field) -> logits (B, n_classes) of a classification task."""
 
     def __init__(self, task: Any):
         super().__init__()
         self.task = task
 
     def forward(self, values: Tensor, lengths: Tensor) -> Tensor:
-        return self.task(values, lengths)
+        return self.task.logits(values, lengths)
 
 
 class EncoderGraph(nn.Module):
-    """values, lengths -> memory (B, S, d), memory_pad_mask (B, S), and every decoder layer's
-    cross-attention keys and values (L, B, H, S, Dh), computed once per source."""
+    """values, lengths (of the task's input field) -> memory (B, S, d), memory_pad_mask (B, S), and
+    every decoder layer's cross-attention keys and values (L, B, H, S, Dh), computed once per input."""
 
     def __init__(self, task: Any):
         super().__init__()
-        self.source, self.encoder, self.decoder = task.source, task.core.encoder, task.core.decoder
+        self.tokenizer = task.fields[task.input_field]
+        self.encoder, self.decoder = task.core.encoder, task.core.decoder
 
     def forward(self, values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        x, pad_mask = self.source(values, lengths)
+        x, pad_mask = self.tokenizer(values, lengths)
         memory = self.encoder(x, pad_mask)  # (B, S, d)
         keys, vals = [], []
         for layer in self.decoder.layers:
-            k, v = _heads(layer.cross_attn.kv_proj(memory), 2, layer.cross_attn.n_heads).unbind(0)
+            k, v = layer.cross_attn.memory_keys_values(memory)  # (B, H, S, Dh) each
             keys.append(k)
             vals.append(v)
         return memory, pad_mask, torch.stack(keys), torch.stack(vals)

@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import EncoderDecoder
+from .core import Decoder, EncoderDecoder
 from .core.attention import MultiHeadAttention
 from .core.layers import FeedForward
 
-__all__ = ["from_torch_transformer", "from_timm_vit"]
+__all__ = ["from_torch_transformer", "from_torch_causal_encoder", "from_timm_vit"]
 
 
 def from_torch_transformer(model: nn.Transformer) -> EncoderDecoder:
@@ -48,6 +48,37 @@ def from_torch_transformer(model: nn.Transformer) -> EncoderDecoder:
         _copy_module(core.encoder.norm, model.encoder.norm)
         _copy_module(core.decoder.norm, model.decoder.norm)
     return core
+
+
+def from_torch_causal_encoder(model: nn.TransformerEncoder) -> Decoder:
+    """Build a decoder-only ``Decoder`` (``cross_attention=False``) with ``model``'s shape and weights.
+
+    An ``nn.TransformerEncoder`` run with a causal mask is a decoder-only (GPT-style) stack: the
+    same layers (self-attention, feed-forward, ``norm1``, ``norm2``) and its optional final ``norm``.
+    """
+    if not isinstance(model, nn.TransformerEncoder):
+        raise TypeError(f"expected torch.nn.TransformerEncoder, got {type(model).__name__}")
+    first = model.layers[0]
+    decoder = Decoder(
+        d_model=first.self_attn.embed_dim,
+        n_heads=first.self_attn.num_heads,
+        n_layers=len(model.layers),
+        d_ff=first.linear1.out_features,
+        dropout=first.dropout.p,
+        norm_first=first.norm_first,
+        activation=_activation_name(first.activation),
+        layer_norm_eps=first.norm1.eps,
+        final_norm=model.norm is not None,
+        cross_attention=False,
+    )
+    decoder.to(next(model.parameters()).dtype)
+    with torch.no_grad():
+        for ours, theirs in zip(decoder.layers, model.layers):
+            _copy_attention(ours.self_attn, theirs.self_attn)
+            _copy_feed_forward(ours.feed_forward, theirs)
+            _copy_norms(ours, theirs, 2)
+        _copy_module(decoder.norm, model.norm)
+    return decoder
 
 
 def _activation_name(activation) -> str:

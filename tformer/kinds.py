@@ -1,16 +1,16 @@
-"""What raw items are: the kinds a data set gives on each side and the kinds a tokenizer reads.
+"""What raw items are: the kinds each field of a data set holds and the kinds a tokenizer reads.
 
-A data set (a class, a builder function or an instance) declares ``source_kind`` and
-``target_kind``; a tokenizer declares ``reads``, the kinds its ``prepare`` takes. A composition
-whose data gives what a tokenizer cannot read is refused before anything is prepared. Either
-side without a declaration (a user's own class) is not checked.
+A data set (a class, a builder function or an instance) declares ``fields``, field name ->
+kind; a tokenizer declares ``reads``, the kinds its ``prepare`` takes. A composition whose
+data gives a task's field in a kind its tokenizer cannot read, or lacks the field, is refused
+before anything is prepared. A part without a declaration (a user's own class) is not checked.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, Mapping, NamedTuple, TypeVar
 
-__all__ = ["TEXT", "IMAGE", "AUDIO", "LABEL", "KINDS", "SIDES", "Mismatch", "gives", "kind_of", "reads_of",
+__all__ = ["TEXT", "IMAGE", "AUDIO", "LABEL", "KINDS", "Mismatch", "gives", "fields_of", "reads_of",
            "mismatches", "describe"]
 
 TEXT = "text"  # a string of words or characters
@@ -18,16 +18,16 @@ IMAGE = "image"  # an image file's path, or an array of pixels
 AUDIO = "audio"  # an audio file's path, or a waveform
 LABEL = "label"  # a class name
 KINDS = (TEXT, IMAGE, AUDIO, LABEL)
-SIDES = ("source", "target")
 _PLURAL = {TEXT: "text", IMAGE: "images", AUDIO: "audio", LABEL: "labels"}
 T = TypeVar("T")
 
 
 class Mismatch(NamedTuple):
-    """One side whose data gives a kind its tokenizer does not read."""
+    """One task field whose data column holds a kind its tokenizer does not read."""
 
-    side: str  # "source" or "target"
-    given: str  # the kind the data set gives
+    field: str  # the task's field ("source", "text")
+    column: str  # the data set's field it reads
+    given: str  # the kind the data set gives there
     reads: tuple[str, ...]  # the kinds the tokenizer reads
 
 
@@ -37,28 +37,26 @@ def _checked(kind: str) -> str:
     return kind
 
 
-def gives(source: str, target: str) -> Callable[[T], T]:
-    """Decorator for a data set builder function: declare the kinds of its raw items.
+def gives(**fields: str) -> Callable[[T], T]:
+    """Decorator for a data set builder function: declare its fields and their kinds,
+    ``@gives(source=AUDIO, target=TEXT)``.
 
-    Args:
-        source: the kind of the source items (one of ``KINDS``).
-        target: the kind of the target items.
     Returns:
-        A decorator that sets ``source_kind`` and ``target_kind`` on the builder.
+        A decorator that sets ``fields`` (name -> kind) on the builder.
     """
-    for kind in (source, target):
-        _checked(kind)
+    declared = {name: _checked(kind) for name, kind in fields.items()}
 
     def decorator(builder: T) -> T:
-        builder.source_kind, builder.target_kind = source, target  # type: ignore[attr-defined]
+        builder.fields = declared  # type: ignore[attr-defined]
         return builder
 
     return decorator
 
 
-def kind_of(dataset: Any, side: str) -> str | None:
-    """The kind ``dataset`` (class, builder or instance) declares for ``side``, or None."""
-    return getattr(dataset, f"{side}_kind", None)
+def fields_of(dataset: Any) -> dict[str, str] | None:
+    """The fields ``dataset`` (class, builder or instance) declares, name -> kind, or None."""
+    fields = getattr(dataset, "fields", None)
+    return dict(fields) if isinstance(fields, Mapping) else None
 
 
 def reads_of(tokenizer: Any) -> tuple[str, ...] | None:
@@ -67,22 +65,23 @@ def reads_of(tokenizer: Any) -> tuple[str, ...] | None:
     return None if reads is None else tuple(reads)
 
 
-def mismatches(dataset: Any, source: Any, target: Any) -> list[Mismatch]:
-    """The sides on which ``dataset`` gives a kind its tokenizer does not read.
+def mismatches(given: Mapping[str, str], tokenizers: Mapping[str, Any], columns: Mapping[str, str]) -> list[Mismatch]:
+    """The task fields whose data column holds a kind their tokenizer does not read.
 
     Args:
-        dataset: a data set class, builder function or instance.
-        source: the source tokenizer (class or instance).
-        target: the target tokenizer (class or instance).
+        given: the data set's fields, name -> kind.
+        tokenizers: the task's fields, name -> tokenizer (class or instance).
+        columns: the data field each task field reads (the same name where absent).
     Returns:
-        One ``Mismatch`` per side that does not fit; a side where either part has no
-        declaration is taken to fit.
+        One ``Mismatch`` per field that does not fit; a field that the data lacks, or whose
+        tokenizer declares nothing, is not one (the first is reported on its own).
     """
     found = []
-    for side, tokenizer in zip(SIDES, (source, target)):
-        given, reads = kind_of(dataset, side), reads_of(tokenizer)
-        if given is not None and reads is not None and given not in reads:
-            found.append(Mismatch(side, given, reads))
+    for field, tokenizer in tokenizers.items():
+        column = columns.get(field, field)
+        kind, reads = given.get(column), reads_of(tokenizer)
+        if kind is not None and reads is not None and kind not in reads:
+            found.append(Mismatch(field, column, kind, reads))
     return found
 
 

@@ -14,7 +14,7 @@ import inspect
 import logging
 from typing import Any, Callable, TypeVar
 
-__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "ENTRY_POINT_GROUP", "load_plugins", "distribution_of"]
+__all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "CORES", "OBJECTIVES", "GENERATORS", "METRICS", "ENTRY_POINT_GROUP", "load_plugins", "distribution_of"]
 
 ENTRY_POINT_GROUP = "tformer.plugins"
 log = logging.getLogger(__name__)
@@ -163,3 +163,7 @@ def _qualname(obj: Any) -> str:
 TOKENIZERS = Registry("tokenizer")
 DATASETS = Registry("dataset")
 TASKS = Registry("task")
+CORES = Registry("core")
+OBJECTIVES = Registry("objective")  # losses a task is built from (tformer.tasks.objectives)
+GENERATORS = Registry("generator")  # searches and samplers that decode (tformer.tasks.generators)
+METRICS = Registry("metric")  # text metrics: update(hypotheses, references) (tformer.tasks.metrics)

@@ -82,3 +82,28 @@ def test_bad_shapes_are_named_before_computing():
         cross(torch.randn(2, 3, 8))
     with pytest.raises(ValueError, match=r"memory must be \(2, length, 8\)"):
         cross(torch.randn(2, 3, 8), torch.randn(3, 5, 8))
+
+
+@pytest.mark.parametrize("need_weights", [False, True])  # SDPA's path and the explicit one
+def test_cached_chunks_equal_causal_attention(need_weights):
+    # A chunk of several queries after cached keys: query i of the chunk sees the cache and the chunk up to i.
+    attention = MultiHeadAttention(16, 2).eval()
+    x = torch.randn(2, 11, 16)
+    full, _ = attention(x, causal=True)
+    cache, out, start = KVCache(), [], 0
+    for size in (4, 1, 3, 3):
+        out.append(attention(x[:, start : start + size], cache=cache, causal=True, need_weights=need_weights)[0])
+        start += size
+    torch.testing.assert_close(torch.cat(out, 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_memory_keys_values_are_what_cross_attention_attends_over():
+    attention = MultiHeadAttention(16, 4, cross=True).eval()
+    q, memory = torch.randn(2, 3, 16), torch.randn(2, 7, 16)
+    k, v = attention.memory_keys_values(memory)
+    assert k.shape == v.shape == (2, 4, 7, 4)
+    cache = KVCache()
+    cache.set(k, v)
+    torch.testing.assert_close(attention(q, cache=cache)[0], attention(q, memory)[0])
+    with pytest.raises(ValueError, match="cross-attention"):
+        MultiHeadAttention(16, 4).memory_keys_values(memory)

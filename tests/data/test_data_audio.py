@@ -31,16 +31,15 @@ def test_manifest(tmp_path):
     with pytest.warns(DataWarning, match=r"skipped 1 entries whose audio file is missing \(lines 4\)"):
         data = DATASETS.build("audio_manifest", path=str(path))
     assert len(data) == 3 and data.durations == [0.5, 1.0, 2.0] and data.filtered["missing_audio"] == 1
-    audio, text = data[1]
-    assert audio == str(tmp_path / "wav" / "1.wav") and text == "t1"
-    assert data.size_hints() == ([50.0, 100.0, 200.0], [2.0, 2.0, 2.0])
+    assert data[1] == {"source": str(tmp_path / "wav" / "1.wav"), "target": "t1"}
+    assert data.size_hints() == {"source": [50.0, 100.0, 200.0], "target": [2.0, 2.0, 2.0]}
 
 
 def test_label_key_and_duration_filters(tmp_path):
     path = make_manifest(tmp_path)
     with pytest.warns(DataWarning):
         data = ManifestDataset(path, label_key="label", min_duration=0.6, max_duration=1.5)
-    assert data.targets() == ["1"] and data.filtered == {"missing_audio": 1, "too_short": 1, "too_long": 1}
+    assert data.column("target") == ["1"] and data.filtered == {"missing_audio": 1, "too_short": 1, "too_long": 1}
 
 
 def test_missing_audio_error_policy(tmp_path):

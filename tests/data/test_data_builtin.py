@@ -167,16 +167,17 @@ def test_real_freedict_prepared(tmp_path):
     assert 40_000 < info["unique_pairs"]["example"] < 50_000 and 40_000 < info["splits"]["train"] < 50_000
     test = DATASETS.build("freedict_de_en", split="test", root=str(tmp_path))
     train = DATASETS.build("freedict_de_en", split="train", root=str(tmp_path))
-    assert len(set(train.pairs)) == len(train) and not set(test.sources()) & set(train.sources())
+    assert len(set(_pairs(train))) == len(train) and not set(test.column("source")) & set(train.column("source"))
 
 
 @pytest.mark.skipif(not FASHION_MNIST_DIR.exists(), reason="dataset-fashion-mnist is not installed")
 def test_fashion_mnist(tmp_path):
     splits = {s: DATASETS.build("fashion_mnist", split=s, root=str(tmp_path)) for s in ("train", "valid", "test")}
     assert {s: len(d) for s, d in splits.items()} == {"train": 55000, "valid": 5000, "test": 10000}
-    image, label = splits["test"][0]
-    assert image.shape == (28, 28) and image.dtype == np.uint8 and label == "Ankle boot"
-    assert set(splits["valid"].targets()) == set(splits["train"].class_names)
+    item = splits["test"][0]
+    assert set(item) == {"source", "target"} and item["target"] == "Ankle boot"
+    assert item["source"].shape == (28, 28) and item["source"].dtype == np.uint8
+    assert set(splits["valid"].column("target")) == set(splits["train"].class_names)
 
 
 def test_missing_fashion_mnist_names_the_package(tmp_path):
@@ -188,7 +189,8 @@ def test_missing_fashion_mnist_names_the_package(tmp_path):
 def test_espeak_digits_tiny(tmp_path):
     data = DATASETS.build("espeak_digits", split="train", root=str(tmp_path), train_size=4, valid_size=1, test_size=1)
     assert len(data) == 4
-    path, text = data[0]
+    assert data.field_names() == ["source", "target"]
+    path, text = data[0]["source"], data[0]["target"]
     audio, rate = soundfile.read(path)
     assert rate == 16000 and abs(len(audio) / rate - data.durations[0]) < 0.01 and np.abs(audio).max() > 0.01
     assert set(text.split()) <= set(DIGIT_WORDS)
@@ -198,7 +200,7 @@ def test_espeak_digits_tiny(tmp_path):
     assert entries[0]["digits"] == "".join(str(DIGIT_WORDS.index(w)) for w in entries[0]["text"].split())
     assert entries[0]["n_digits"] == len(entries[0]["digits"])
     assert DATASETS.build("espeak_digits", split="test", root=str(tmp_path), label_key="digits", train_size=4,
-                          valid_size=1, test_size=1).targets() == [entries[0]["digits"]]
+                          valid_size=1, test_size=1).column("target") == [entries[0]["digits"]]
 
 
 def test_missing_espeak_names_the_package(tmp_path, monkeypatch):
@@ -217,6 +219,12 @@ def test_real_freedict_with_headwords_keeps_the_sentence_test_split(tmp_path):
     (folder,) = (tmp_path / "all").glob("freedict_de_en-*")  # prepared with other than the default options
     info = json.loads((folder / "info.json").read_text())
     assert info["options"]["headwords"] is True
-    assert len(train) > 700_000 and ("Aal", "Eel") in set(train.pairs)  # a headword pair
-    assert all(is_sentence(de) for de in test.sources()) and not set(test.sources()) & set(train.sources())
+    assert len(train) > 700_000 and ("Aal", "Eel") in set(_pairs(train))  # a headword pair
+    german = test.column("source")
+    assert all(is_sentence(de) for de in german) and not set(german) & set(train.column("source"))
     assert len(test) == len(plain) == 500
+
+
+def _pairs(data):
+    """The items as ``(source, target)``."""
+    return zip(data.column("source"), data.column("target"))

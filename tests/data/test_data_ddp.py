@@ -24,7 +24,7 @@ class GatheringTask(L.LightningModule):
         self.per_epoch = []
 
     def training_step(self, batch, batch_idx):
-        source, _ = batch
+        source = batch["source"]
         self.seen.append(len(source.lengths))
         return (self.weight * source.values.float().mean()).sum()
 
@@ -45,7 +45,7 @@ def test_two_ranks_equal_batches_and_full_coverage(tmp_path):
     (tmp_path / "a.de").write_text("\n".join(("wort " * (1 + i % 7)).strip() for i in range(n)) + "\n")
     (tmp_path / "a.en").write_text("\n".join(("word " * (1 + i % 5)).strip() for i in range(n)) + "\n")
     data = DataModule(ParallelTextDataset(tmp_path / "a.de", tmp_path / "a.en"), max_tokens=60, valid_fraction=0)
-    data.attach(CharIds(), CharIds())
+    data.attach({"source": CharIds(), "target": CharIds()})
     trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     try:

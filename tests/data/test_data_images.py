@@ -22,10 +22,11 @@ def test_image_folder(tmp_path):
     with pytest.warns(DataWarning, match="skipped 1 non-image"):
         data = DATASETS.build("image_folder", root=str(root))
     assert data.classes == ["cat", "dog"] and len(data) == 5 and data.skipped == 1
-    assert data.targets() == ["cat", "cat", "dog", "dog", "dog"]
-    path, label = data[0]
-    assert isinstance(path, str) and path.endswith(".PNG") and label == "cat"
-    assert data.size_hints() == ([1.0] * 5, [1.0] * 5)
+    assert data.column("target") == ["cat", "cat", "dog", "dog", "dog"]
+    item = data[0]
+    assert set(item) == {"source", "target"} and item["target"] == "cat"
+    assert isinstance(item["source"], str) and item["source"].endswith(".PNG")
+    assert data.size_hints() == {"source": [1.0] * 5, "target": [1.0] * 5}
 
 
 def test_image_folder_errors(tmp_path):
@@ -70,10 +71,11 @@ def test_idx_dataset(tmp_path):
     write_idx(tmp_path / "lab.gz", np.array([0, 1, 2, 1, 0, 2], dtype=np.uint8))
     data = DATASETS.build("idx_images", images_path=str(tmp_path / "img.gz"), labels_path=str(tmp_path / "lab.gz"),
                           class_names=["a", "b", "c"], start=1, stop=5)
-    assert len(data) == 4 and data.targets() == ["b", "c", "b", "a"]
-    image, label = data[0]
-    assert image.dtype == np.uint8 and np.array_equal(image, images[1]) and label == "b"
-    assert IdxImageDataset(tmp_path / "img.gz", tmp_path / "lab.gz")[1][1] == "1"
+    assert len(data) == 4 and data.column("target") == ["b", "c", "b", "a"]
+    item = data[0]
+    assert set(item) == {"source", "target"} and item["target"] == "b"
+    assert item["source"].dtype == np.uint8 and np.array_equal(item["source"], images[1])
+    assert IdxImageDataset(tmp_path / "img.gz", tmp_path / "lab.gz")[1]["target"] == "1"
 
 
 def test_idx_dataset_mismatch(tmp_path):

@@ -21,19 +21,29 @@ def corpus(tmp_path, n=60):
 
 
 def test_prepared_dataset_skips_bad_items():
-    data = PreparedDataset(RawDataset([("ab", "x"), ("BAD", "y"), ("c", "z")]), CharIds(), LabelIds())
+    raw = RawDataset({"source": ["ab", "BAD", "c"], "target": ["x", "y", "z"]})
+    data = PreparedDataset(raw, {"source": CharIds(), "target": LabelIds()})
     assert data[1] is None and data.failures == 1
-    source, target = data.collate([data[0], data[1], data[2]])
+    batch = data.collate([data[0], data[1], data[2]])
+    source, target = batch["source"], batch["target"]
+    assert set(batch) == {"source", "target"}
     assert isinstance(source, Batch) and source.values.shape == (2, 3) and source.lengths.tolist() == [3, 2]
     assert target.values.shape == (2, 1)
-    source, _ = data.collate([data[1]])  # all failed: the first good item stands in
-    assert source.lengths.tolist() == [3]
+    assert data.collate([data[1]])["source"].lengths.tolist() == [3]  # all failed: the first good item stands in
+
+
+def test_prepared_dataset_reads_renamed_fields():
+    raw = RawDataset({"source": ["ab", "c"], "target": ["xyz", "BAD"]})
+    data = PreparedDataset(raw, {"text": CharIds()}, columns={"text": "target"})  # a language model on the target side
+    assert data[0]["text"].tolist() == CharIds().prepare("xyz").tolist() and set(data[0]) == {"text"}
+    assert data[1] is None and data.failed_indices() == [1]
+    assert data.describe_failure(1) == "item 1, text (BAD): ValueError: cannot prepare 'BAD'"
 
 
 def test_estimate_sizes_tracks_prepared_lengths(tmp_path):
     raw = corpus(tmp_path)
-    sizes = estimate_sizes(raw, CharIds(), CharIds())
-    exact = [max(len(s) + 1, len(t) + 1) for s, t in raw]
+    sizes = estimate_sizes(raw, {"source": CharIds(), "target": CharIds()})
+    exact = [max(len(item["source"]) + 1, len(item["target"]) + 1) for item in (raw[i] for i in range(len(raw)))]
     assert all(abs(a - b) <= 0.2 * b + 1 for a, b in zip(sizes, exact))
 
 
@@ -43,23 +53,34 @@ def test_fixed_batches_and_valid_split(tmp_path):
     assert not set(data.train.indices) & set(data.valid.indices)
     with pytest.raises(RuntimeError, match="attach"):
         data.train_dataloader()
-    data.attach(CharIds(), CharIds())
-    source, target = next(iter(data.train_dataloader()))
-    assert source.values.shape[0] == 8 and target.lengths.shape == (8,)
-    assert sum(len(s.lengths) for s, _ in data.val_dataloader()) == 6
+    data.attach({"source": CharIds(), "target": CharIds()})
+    batch = next(iter(data.train_dataloader()))
+    assert batch["source"].values.shape[0] == 8 and batch["target"].lengths.shape == (8,)
+    assert sum(len(batch["source"].lengths) for batch in data.val_dataloader()) == 6
     assert data.test_dataloader() == [] and data.predict_dataloader() == []
 
 
 def test_token_budget_loader_with_a_worker(tmp_path):
     data = DataModule(corpus(tmp_path), max_tokens=60, num_workers=1, valid_fraction=0)
-    data.attach(CharIds(), CharIds())
+    data.attach({"source": CharIds(), "target": CharIds()})
     loader = data.train_dataloader()
     assert isinstance(loader.batch_sampler.batch_sampler, TokenBudgetBatchSampler) and loader.persistent_workers
     batches = list(loader)
-    assert len(batches) == len(loader) and sum(len(s.lengths) for s, _ in batches) == 60
-    for source, target in batches:
+    assert len(batches) == len(loader) and sum(len(batch["source"].lengths) for batch in batches) == 60
+    for batch in batches:
+        source, target = batch["source"], batch["target"]
         padded = max(source.values.shape[1], target.values.shape[1]) * len(source.lengths)
         assert padded <= 60 * 1.25  # the budget holds up to the size estimate's error
+
+
+def test_a_task_field_reads_the_data_field_it_is_renamed_to(tmp_path):
+    data = DataModule(corpus(tmp_path), max_tokens=60, valid_fraction=0, fields={"text": "target"})
+    data.attach({"text": CharIds()})  # a language model on the English side
+    assert (data.column_of("text"), data.column_of("source")) == ("target", "source")
+    batches = list(data.train_dataloader())
+    assert all(set(batch) == {"text"} for batch in batches)
+    lengths = sorted(n for batch in batches for n in batch["text"].lengths.tolist())
+    assert lengths == sorted(len(text) + 1 for text in data.train.column("target"))
 
 
 class CountingTask(L.LightningModule):
@@ -71,7 +92,7 @@ class CountingTask(L.LightningModule):
         self.items = []
 
     def training_step(self, batch, batch_idx):
-        source, target = batch
+        source = batch["source"]
         self.items.append(len(source.lengths))
         return (self.weight * source.values.float().mean()).sum()
 
@@ -81,7 +102,7 @@ class CountingTask(L.LightningModule):
 
 def test_under_a_lightning_trainer(tmp_path):
     data = DataModule(corpus(tmp_path), max_tokens=60, valid_fraction=0)
-    data.attach(CharIds(), CharIds())
+    data.attach({"source": CharIds(), "target": CharIds()})
     task = CountingTask()
     trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)

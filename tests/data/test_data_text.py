@@ -13,19 +13,26 @@ def write(path, text):
     return path
 
 
+def _pairs(data):
+    """The items as ``(source, target)``, read through ``__getitem__``; they hold no other field."""
+    assert data.field_names() == ["source", "target"]
+    return [(item["source"], item["target"]) for item in (data[i] for i in range(len(data)))]
+
+
 def test_two_files(tmp_path):
     de = write(tmp_path / "a.de", "Ich sehe.\nDas Haus.\n")
     en = write(tmp_path / "a.en", "I see.\r\nThe house.\r\n")
     data = DATASETS.build("parallel_text", source_path=str(de), target_path=str(en))
-    assert len(data) == 2 and data[1] == ("Das Haus.", "The house.")
-    assert data.sources() == ["Ich sehe.", "Das Haus."] and data.targets() == ["I see.", "The house."]
-    assert data.size_hints() == ([9.0, 9.0], [6.0, 10.0])
+    assert len(data) == 2 and data[1] == {"source": "Das Haus.", "target": "The house."}
+    assert data.field_names() == ["source", "target"]
+    assert data.column("source") == ["Ich sehe.", "Das Haus."] and data.column("target") == ["I see.", "The house."]
+    assert data.size_hints() == {"source": [9.0, 9.0], "target": [6.0, 10.0]}
 
 
 def test_only_newline_splits_lines(tmp_path):
     de = write(tmp_path / "a.de", "eins\u2028zwei\x85drei\nvier\n")
     en = write(tmp_path / "a.en", "one\ntwo\n")
-    assert ParallelTextDataset(de, en)[0] == ("eins\u2028zwei\x85drei", "one")
+    assert ParallelTextDataset(de, en)[0] == {"source": "eins\u2028zwei\x85drei", "target": "one"}
 
 
 def test_line_count_mismatch_names_both_files(tmp_path):
@@ -41,7 +48,7 @@ def test_tsv_and_skipped_lines_warn_once(tmp_path):
     tsv = write(tmp_path / "a.tsv", "a\tA\n\t\nno tab here\nb\tB\n" + "x" * 50 + "\ty\n")
     with pytest.warns(DataWarning) as record:
         data = ParallelTextDataset(tsv, max_chars=20)
-    assert data.pairs == [("a", "A"), ("b", "B")] and data.bad_lines == 3
+    assert _pairs(data) == [("a", "A"), ("b", "B")] and data.bad_lines == 3
     assert len(record) == 1
     message = str(record[0].message)
     assert str(tsv) in message and "at lines 2" in message and "3" in message and "5" in message
@@ -52,7 +59,7 @@ def test_truncate_policy(tmp_path):
     en = write(tmp_path / "a.en", "xy\nz\nfine\n")
     with pytest.warns(DataWarning, match="truncated"):
         data = ParallelTextDataset(de, en, max_chars=4, on_bad_line="truncate")
-    assert data.pairs == [("abcd", "xy"), ("ok", "fine")]
+    assert _pairs(data) == [("abcd", "xy"), ("ok", "fine")]
 
 
 def test_error_policy_names_file_and_line(tmp_path):
@@ -76,8 +83,8 @@ def test_missing_file_and_bad_encoding(tmp_path):
 def test_labeled_text(tmp_path):
     tsv = write(tmp_path / "l.tsv", "\ufeffgood film\tpos\nwith\ttab inside\tneg\n")
     data = DATASETS.build("labeled_text", path=str(tsv))
-    assert data.pairs == [("good film", "pos"), ("with\ttab inside", "neg")]
-    assert data.labels() == ["neg", "pos"] and data.size_hints()[1] == [1.0, 1.0]
+    assert _pairs(data) == [("good film", "pos"), ("with\ttab inside", "neg")]
+    assert data.labels() == ["neg", "pos"] and data.size_hints()["target"] == [1.0, 1.0]
 
 
 def test_labeled_text_line_without_tab(tmp_path):

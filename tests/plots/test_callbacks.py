@@ -39,7 +39,7 @@ class FSDPStrategy:
 def test_every_n_val_and_no_drawing_under_fsdp(strategy, expected, monkeypatch):
     drawn = []
     callback = AttentionMapLogger(every_n_val=2)
-    monkeypatch.setattr(callback, "_log", lambda writer, task, source, step: drawn.append(step))
+    monkeypatch.setattr(callback, "_log", lambda writer, task, batch, step: drawn.append(step))
     monkeypatch.setattr(callbacks, "_tensorboard", lambda trainer: SimpleNamespace())
     trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, global_step=0, loggers=[], strategy=strategy)
     for step in range(5):

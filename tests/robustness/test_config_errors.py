@@ -98,3 +98,15 @@ def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, messag
         _checked(instantiate(task[key]), f"task.{key}")
     other = instantiate(task["scheduler" if key == "optimizer" else "optimizer"])
     assert _checked(other, "task.other") is other
+
+
+@pytest.mark.parametrize("override, message", [
+    ("task.objectives.ctc=null", "task.generator (ctc_beam) needs the objective(s) ctc, which the task does not train "
+                                 "(task.objectives: cross_entropy)"),
+    ("task.generator.ctc_weight=1.5", "building tformer.tasks.generators.CtcRescoredBeam: task.generator.ctc_weight"),
+])
+def test_a_generator_the_task_cannot_use_is_refused_before_any_data_is_read(override, message, tmp_path):
+    result = run_cli("train", "experiment=asr_digits", override, cwd=tmp_path)
+    assert_clean_failure(result, message)
+    output = result.stdout + result.stderr
+    assert "preparing" not in output and "fitting" not in output and "Error in call to target" not in output

@@ -82,7 +82,8 @@ def test_empty_and_long_lines_follow_the_policy_counted_and_warned_once(bad_corp
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dataset = ParallelTextDataset(*bad_corpus, max_chars=20, on_bad_line=policy)
-    assert dataset.pairs == pairs and dataset.bad_lines == 3
+    assert dataset.field_names() == ["source", "target"]
+    assert list(zip(dataset.column("source"), dataset.column("target"))) == pairs and dataset.bad_lines == 3
     (warning,) = [w for w in caught if issubclass(w.category, DataWarning)]
     message = str(warning.message)
     assert "a.de" in message and "2 line(s) skipped (empty line), at lines 2, 5" in message
@@ -163,9 +164,11 @@ def test_damaged_wavs_in_training_data_are_skipped_with_a_warning(audio, tmp_pat
     good = [(str(audio["train"].parent / "train_0.wav"), "one"), (str(audio["train"].parent / "train_1.wav"), "two")]
     damaged = [(str(p), "one") for p in _damaged_wavs(tmp_path).values()]
     target = TextCharTokenizer(d_model=8, alphabet="onetw ")
-    prepared = PreparedDataset(RawDataset(good[:1] + damaged + good[1:]), AudioFbankTokenizer(d_model=8), target)
-    sources, targets = prepared.collate([prepared[i] for i in range(len(prepared))])
-    assert sources.values.size(0) == 2 and prepared.failures == 4
+    items = good[:1] + damaged + good[1:]
+    raw = RawDataset({"source": [path for path, _ in items], "target": [text for _, text in items]})
+    prepared = PreparedDataset(raw, {"source": AudioFbankTokenizer(d_model=8), "target": target})
+    batch = prepared.collate([prepared[i] for i in range(len(prepared))])
+    assert batch["source"].values.size(0) == batch["target"].values.size(0) == 2 and prepared.failures == 4
     with pytest.warns(DataWarning, match=r"train split: skipped 4 item\(s\)") as caught:
         SkippedItems().warn("train", prepared)
     for path, _ in damaged:
@@ -198,7 +201,7 @@ def test_non_image_files_in_class_folders_are_skipped_and_counted(images):
     with pytest.warns(DataWarning, match=r"skipped 1 non-image file\(s\), e\.g\. .*notes\.txt"):
         dataset = ImageFolderDataset(images)
     assert dataset.skipped == 1 and len(dataset) == 5
-    assert not any(path.endswith("notes.txt") for path, _ in dataset.pairs)
+    assert not any(path.endswith("notes.txt") for path in dataset.column("source"))
 
 
 def test_a_grey_image_is_converted_when_rgb_is_configured(images):
@@ -213,9 +216,11 @@ def test_a_corrupt_png_in_training_data_is_skipped_with_a_warning(images):
     with pytest.warns(DataWarning):
         dataset = ImageFolderDataset(images)
     labels = LabelTokenizer(classes=dataset.classes)
-    prepared = PreparedDataset(dataset, ImagePatchTokenizer(d_model=8, image_size=16, patch_size=4), labels)
-    sources, targets = prepared.collate([prepared[i] for i in range(len(prepared))])
-    assert sources.values.shape == (4, 1, 16, 16) and prepared.failures == 1
+    prepared = PreparedDataset(dataset, {"source": ImagePatchTokenizer(d_model=8, image_size=16, patch_size=4),
+                                         "target": labels})
+    batch = prepared.collate([prepared[i] for i in range(len(prepared))])
+    assert batch["source"].values.shape == (4, 1, 16, 16) and batch["target"].values.size(0) == 4
+    assert prepared.failures == 1
     with pytest.warns(DataWarning, match=r"train split: skipped 1 item\(s\) .*broken\.png: not a readable image"):
         SkippedItems().warn("train", prepared)
 
@@ -226,7 +231,7 @@ def test_a_label_seen_only_in_test_is_named_with_the_known_ones(tmp_path):
     test = LabeledTextDataset(_write(tmp_path / "test.tsv", "ein hund\tanimal\ndrei\tnumber\n"))
     data = DataModule(train, test=test, valid_fraction=0)
     labels = LabelTokenizer()
-    labels.fit(train.targets())
+    labels.fit(train.column("target"))
     known = r"test split \(.*test\.tsv\): label\(s\) 'number' not seen in training; known labels: animal, colour"
     with pytest.raises(ValueError, match=known):
-        data.attach(TextCharTokenizer(d_model=8, alphabet="abc"), labels)
+        data.attach({"source": TextCharTokenizer(d_model=8, alphabet="abc"), "target": labels})

@@ -9,7 +9,7 @@ import soundfile
 import torch
 
 import tformer
-from tformer.tasks import AsrTask, ClassificationTask, TranslationTask
+from tformer.tasks import CTC, Beam, ClassificationTask, CrossEntropy, CtcRescoredBeam, TranslationTask
 from tests import tiny_data
 from tformer.core import Encoder, EncoderDecoder
 from tformer.tokenizers import SPECIAL_TOKENS, AudioFbankTokenizer, LabelTokenizer, TextCharTokenizer
@@ -24,12 +24,19 @@ def _text(**kwargs) -> TextCharTokenizer:
 
 def _translation(beam_size: int = 2, **target) -> TranslationTask:
     core = EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0)
-    return TranslationTask(_text(), _text(**target), core, beam_size=beam_size, max_len_offset=6).eval()
+    fields = {"source": _text(), "target": _text(**target)}
+    return TranslationTask(fields, core, generator=Beam(beam_size), max_len_offset=6).eval()
 
 
 def _classification() -> ClassificationTask:
     labels = LabelTokenizer(classes=["x", "y", "z"])
-    return ClassificationTask(_text(), labels, Encoder(16, 2, 2, 32, dropout=0.0), pooling="mean").eval()
+    return ClassificationTask({"source": _text(), "target": labels}, Encoder(16, 2, 2, 32, dropout=0.0), pooling="mean").eval()
+
+
+def _asr(source: AudioFbankTokenizer, generator: CtcRescoredBeam, **options) -> TranslationTask:
+    objectives = {"cross_entropy": CrossEntropy(weight=0.7, label_smoothing=0.1), "ctc": CTC(weight=0.3)}
+    core = EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0)
+    return TranslationTask({"source": source, "target": _text()}, core, objectives, generator, **options).eval()
 
 
 def _never_stop(task: TranslationTask) -> None:
@@ -86,7 +93,7 @@ def test_transcribing_clips_of_mixed_durations_equals_one_at_a_time(tmp_path):
         clips.append(tmp_path / f"{i}.wav")
         soundfile.write(clips[-1], tiny_data.tone(seconds, 300.0 + 200 * i), 16000)
     source = AudioFbankTokenizer(d_model=16, n_mels=20, dropout=0.0, spec_augment=False, conv_channels=4)
-    task = AsrTask(source, _text(), EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0), beam_size=2, max_len_offset=6).eval()
+    task = _asr(source, CtcRescoredBeam(beam_size=2), max_len_offset=6)
     _never_stop(task)
     assert task.predict(clips) == [task.predict([clip])[0] for clip in clips]
 
@@ -94,7 +101,7 @@ def test_transcribing_clips_of_mixed_durations_equals_one_at_a_time(tmp_path):
 # -- positions -------------------------------------------------------------------------------------------
 def test_a_source_longer_than_its_learned_positions_names_max_len():
     core = EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0)
-    task = TranslationTask(_text(positions="learned", max_len=8), _text(), core).eval()
+    task = TranslationTask({"source": _text(positions="learned", max_len=8), "target": _text()}, core).eval()
     assert len(task.predict(["abcdefgh"])) == 1
     with pytest.raises(ValueError, match=r"sequence of 9 positions is longer than the 8 learned positions \(max_len\)"):
         task.predict(["abcdefghi"])
@@ -120,6 +127,6 @@ def test_predicting_from_a_corrupt_png_names_the_file(image_run, tmp_path):
 
 def test_predicting_from_a_missing_audio_file_names_the_file(tmp_path):
     source = AudioFbankTokenizer(d_model=16, n_mels=20, conv_channels=4)
-    task = AsrTask(source, _text(), EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0)).eval()
+    task = _asr(source, CtcRescoredBeam())
     with pytest.raises(ValueError, match=f"{tmp_path / 'gone.wav'}: cannot read audio"):
         task.predict([tmp_path / "gone.wav"])

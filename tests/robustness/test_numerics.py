@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import tformer.tasks.asr
-from tformer.tasks import AsrTask
+import tformer.tasks.objectives
+from tformer.tasks import CTC, CrossEntropy, Greedy, TranslationTask
 from tformer.core import Encoder, EncoderDecoder, MultiHeadAttention
 from tformer.tokenizers import AudioFbankTokenizer, Batch, TextCharTokenizer
 
@@ -43,7 +43,9 @@ def _asr_batch():
     torch.manual_seed(0)
     source = AudioFbankTokenizer(d_model=16, n_mels=20, dropout=0.0, spec_augment=False, conv_channels=4)
     target = TextCharTokenizer(d_model=16, alphabet="abc ", dropout=0.0)
-    task = AsrTask(source, target, EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0), ctc_weight=0.5).eval()
+    objectives = {"cross_entropy": CrossEntropy(weight=0.5), "ctc": CTC(weight=0.5)}
+    task = TranslationTask({"source": source, "target": target}, EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0),
+                           objectives, Greedy(), metrics=["wer"]).eval()
     waves = [torch.sin(torch.arange(n) / (3.0 + i)) for i, n in enumerate((8000, 5600))]
     sources = source.collate([source.prepare(w) for w in waves])
     targets = target.collate([target.prepare(t) for t in ("abc ab", "cab")])
@@ -58,15 +60,16 @@ def test_ctc_under_bf16_autocast_is_computed_in_float32(monkeypatch):
         seen.append(log_probs.dtype)
         return ctc_loss(log_probs, *args, **kwargs)
 
-    monkeypatch.setattr(tformer.tasks.asr.F, "ctc_loss", recording_ctc_loss)
+    monkeypatch.setattr(tformer.tasks.objectives.F, "ctc_loss", recording_ctc_loss)
+    ctc, batch = task.objectives["ctc"], {"source": sources, "target": targets}
     with torch.no_grad():
         memory, mask = task.encode(sources)
-        full = task._ctc_loss(memory, mask, targets)
+        full = ctc({"memory": memory, "memory_pad_mask": mask}, batch)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             memory16, mask16 = task.encode(sources)
             assert memory16.dtype == torch.bfloat16  # the model itself did run in bf16
-            half = task._ctc_loss(memory16, mask16, targets)
-            loss, _ = task.loss(sources, targets)
+            half = ctc({"memory": memory16, "memory_pad_mask": mask16}, batch)
+            loss, _, _ = task.loss(batch)
     assert seen == [torch.float32] * 3
     assert half.dtype == torch.float32 and torch.isfinite(half) and torch.isfinite(loss)
     torch.testing.assert_close(half, full, rtol=0.03, atol=0.03)

@@ -1,7 +1,7 @@
 """A plug-in installed without its config, and a checkpoint of a plug-in that is not installed:
 each failure names the distribution and what to do, not only the name Hydra or the registry missed.
 
-The plug-in is README.md's example (``tests/plugin_example.py``), installed into folders outside
+The plug-in is docs/extend.md's example (``tests/plugin_example.py``), installed into folders outside
 the venv; only the subprocesses given that folder on PYTHONPATH have it.
 """
 
@@ -25,7 +25,7 @@ from .conftest import assert_clean_failure, run_cli
 
 @pytest.fixture(scope="module")
 def trained_with_plugin(kmer_site, tmp_path_factory):
-    """A 2-step classification run with source=dna_kmer, trained by tformer-train as the README says."""
+    """A 2-step classification run with source=dna_kmer, trained by tformer-train as docs/extend.md says."""
     root = tmp_path_factory.mktemp("kmer_run")
     rows = [("GCGCGGCCGC", "gc"), ("ATATTAATAT", "at"), ("CGGCGCCGGC", "gc"), ("TAATTATAAT", "at")] * 4
     (root / "dna.tsv").write_text("".join(f"{dna}\t{label}\n" for dna, label in rows))
@@ -63,9 +63,9 @@ def test_names_no_plugin_provides_get_no_plugin_hint(missing):
 
 def test_a_plugin_checkpoint_records_its_distribution_and_loads_where_it_is_installed(trained_with_plugin, kmer_site, tmp_path):
     spec = torch.load(trained_with_plugin, weights_only=True)["tformer"]
-    assert spec["source"]["name"] == "dna_kmer"
-    assert spec["source"]["distribution"] == {"name": "tformer-kmer", "version": "0.1.0"}
-    assert "distribution" not in spec["target"]  # tformer's own label tokenizer
+    assert spec["fields"]["source"]["name"] == "dna_kmer"
+    assert spec["fields"]["source"]["distribution"] == {"name": "tformer-kmer", "version": "0.1.0"}
+    assert "distribution" not in spec["fields"]["target"]  # tformer's own label tokenizer
     load = textwrap.dedent(f"""
         import tformer
         print(tformer.load({str(trained_with_plugin)!r}).predict(["ACGTACGT", "GGGCCC"]))
@@ -90,7 +90,7 @@ def test_an_installed_plugin_that_no_longer_registers_the_name_is_named(trained_
 
 def test_a_plugin_checkpoint_from_before_the_record_names_the_unknown_tokenizer(trained_with_plugin, tmp_path):
     checkpoint = torch.load(trained_with_plugin, weights_only=True)
-    del checkpoint["tformer"]["source"]["distribution"]
+    del checkpoint["tformer"]["fields"]["source"]["distribution"]
     torch.save(checkpoint, tmp_path / "old.ckpt")
-    with pytest.raises(KeyError, match="unknown tokenizer 'dna_kmer'"):
+    with pytest.raises(CheckpointError, match=r"old.ckpt: its source tokenizer: unknown tokenizer 'dna_kmer'"):
         tformer.load(tmp_path / "old.ckpt")

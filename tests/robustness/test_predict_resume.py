@@ -110,4 +110,19 @@ def test_no_output_file_is_left_when_nothing_was_written(image_run, tmp_path):
 
 def test_a_missing_input_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"input={tmp_path / 'nothing.txt'}: no such file or folder"):
-        read_inputs(tmp_path / "nothing.txt", text_source=True)
+        read_inputs(tmp_path / "nothing.txt", ())
+
+
+def test_what_is_read_follows_the_tokenizers_file_suffixes(tmp_path):
+    (tmp_path / "in.txt").write_text("a.png\n\n/abs/b.png\n", encoding="utf-8")
+    (tmp_path / "pictures").mkdir()
+    for name in ("b.PNG", "a.png", "notes.txt"):
+        (tmp_path / "pictures" / name).write_bytes(b"")
+    assert read_inputs(tmp_path / "in.txt", ()) == ["a.png", "", "/abs/b.png"]  # text: each line as it is
+    assert read_inputs(tmp_path / "in.txt", (".png",)) == [str(tmp_path / "a.png"), "/abs/b.png"]  # paths
+    assert read_inputs(tmp_path / "pictures", (".png",)) == [str(tmp_path / "pictures" / n) for n in ("a.png", "b.PNG")]
+    assert read_inputs(tmp_path / "pictures" / "a.png", (".png",)) == [str(tmp_path / "pictures" / "a.png")]
+    with pytest.raises(ValueError, match="is a folder; this checkpoint reads no files: give a text file"):
+        read_inputs(tmp_path / "pictures", ())
+    with pytest.raises(FileNotFoundError, match=r"holds no files this checkpoint reads \(\.wav\)"):
+        read_inputs(tmp_path / "pictures", (".wav",))

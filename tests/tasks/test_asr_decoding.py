@@ -1,4 +1,4 @@
-"""AsrTask's joint decoding: attention beams rescored with the CTC head."""
+"""ASR's joint decoding, as parts: attention beams rescored with the CTC objective's likelihood."""
 
 import itertools
 import math
@@ -6,18 +6,20 @@ import math
 import pytest
 import torch
 
-from tformer.tasks.asr import AsrTask
 from tformer.core import EncoderDecoder, beam_search, beam_search_nbest
+from tformer.tasks import CTC, CrossEntropy, CtcRescoredBeam, Greedy, TranslationTask
 from tformer.tokenizers import AudioFbankTokenizer, TextCharTokenizer
 
 D = 16
 
 
-def _task(**kwargs) -> AsrTask:
+def _task(generator=None, ctc_weight: float = 0.3) -> TranslationTask:
     torch.manual_seed(0)
-    source = AudioFbankTokenizer(d_model=D, n_mels=8, conv_channels=4)
-    target = TextCharTokenizer(d_model=D, alphabet="ab")
-    return AsrTask(source, target, EncoderDecoder(D, 2, 1, 1, 32), max_len_offset=0, **kwargs).eval()
+    fields = {"source": AudioFbankTokenizer(d_model=D, n_mels=8, conv_channels=4),
+              "target": TextCharTokenizer(d_model=D, alphabet="ab")}
+    objectives = {"cross_entropy": CrossEntropy(weight=1 - ctc_weight), "ctc": CTC(weight=ctc_weight)}
+    return TranslationTask(fields, EncoderDecoder(D, 2, 1, 1, 32), objectives, generator or CtcRescoredBeam(beam_size=3),
+                           metrics=["wer"], max_len_offset=0).eval()
 
 
 def _brute_force_ctc(log_probs: torch.Tensor, ids: list[int], blank: int) -> float:
@@ -30,44 +32,63 @@ def _brute_force_ctc(log_probs: torch.Tensor, ids: list[int], blank: int) -> flo
     return total
 
 
-def _encoded(task: AsrTask, frames=(4, 3)):
+def _encoded(frames=(4, 3)):
     memory = torch.randn(len(frames), max(frames), D)
     mask = torch.arange(max(frames))[None, :] >= torch.tensor(frames)[:, None]
-    return memory, mask
+    return {"memory": memory, "memory_pad_mask": mask}
 
 
 @torch.no_grad()
 def test_ctc_log_likelihood_sums_every_alignment():
     task = _task()
-    memory, mask = _encoded(task)
-    n_best = beam_search_nbest(*task.search_args(memory, mask), beam_size=3)
+    outputs = _encoded()
+    memory, mask = outputs["memory"], outputs["memory_pad_mask"]
+    n_best = beam_search_nbest(task.decoding(memory, mask), beam_size=3)
     n_best[1].append(n_best[1][0]._replace(ids=[4, 5, 4, 5]))  # longer than its 3 frames: impossible
-    scores = task.ctc_log_likelihood(memory, mask, n_best)
-    log_probs = task.ctc_head(memory).log_softmax(-1)
-    for b, (hypotheses, ctc) in enumerate(zip(n_best, scores)):
+    rows = [b for b, hypotheses in enumerate(n_best) for _ in hypotheses]
+    scores = iter(task.objectives["ctc"].log_likelihood(outputs, rows, [h.ids for hs in n_best for h in hs]))
+    log_probs = task.objectives["ctc"].head(memory).log_softmax(-1)
+    for b, hypotheses in enumerate(n_best):
         frames = int((~mask[b]).sum())
-        for h, score in zip(hypotheses, ctc):
-            assert score == pytest.approx(_brute_force_ctc(log_probs[b, :frames], h.ids, task.target.pad_id), abs=1e-4)
-    assert scores[1][-1] == -math.inf
+        for h in hypotheses:
+            score = next(scores)
+            expected = _brute_force_ctc(log_probs[b, :frames], h.ids, task.target.pad_id)
+            assert score == pytest.approx(expected, abs=1e-4) if expected > -math.inf else score == -math.inf
 
 
 @torch.no_grad()
 @pytest.mark.parametrize("weight", [0.0, 0.5, 1.0])
 def test_search_picks_the_best_joint_score(weight):
-    task = _task(decode_ctc_weight=weight)
-    memory, mask = _encoded(task)
-    found = task.search(memory, mask, beam_size=3)
-    args = task.search_args(memory, mask)
+    task = _task(CtcRescoredBeam(beam_size=3, ctc_weight=weight))
+    outputs = _encoded()
+    found = task.search(outputs)
+    decoding = task.decoding(outputs["memory"], outputs["memory_pad_mask"])
     if weight == 0.0:
-        assert found == beam_search(*args, beam_size=3)
-    n_best = beam_search_nbest(*args, beam_size=3)
-    log_probs = task.ctc_head(memory).log_softmax(-1)
+        assert found == beam_search(decoding, beam_size=3)
+    n_best = beam_search_nbest(decoding, beam_size=3)
+    log_probs = task.objectives["ctc"].head(outputs["memory"]).log_softmax(-1)
     for b, hypotheses in enumerate(n_best):
-        frames = int((~mask[b]).sum())
+        frames = int((~outputs["memory_pad_mask"][b]).sum())
         joint = [(1 - weight) * h.log_prob + weight * _brute_force_ctc(log_probs[b, :frames], h.ids, 0) for h in hypotheses]
         assert found[b] == hypotheses[max(range(len(joint)), key=joint.__getitem__)].ids
 
 
-def test_decode_ctc_weight_out_of_range_is_named():
-    with pytest.raises(ValueError, match="task.decode_ctc_weight"):
-        _task(decode_ctc_weight=1.5)
+@torch.no_grad()
+def test_the_rescoring_weight_defaults_to_the_ctc_objectives():
+    default, explicit = _task(CtcRescoredBeam(beam_size=3), ctc_weight=0.5), _task(CtcRescoredBeam(3, ctc_weight=0.5), 0.5)
+    outputs = _encoded()
+    assert default.search(outputs) == explicit.search(outputs)
+
+
+def test_a_rescoring_weight_out_of_range_is_named():
+    with pytest.raises(ValueError, match="task.generator.ctc_weight"):
+        CtcRescoredBeam(ctc_weight=1.5)
+
+
+def test_ctc_rescoring_without_a_ctc_objective_is_refused_when_the_task_is_built():
+    fields = {"source": AudioFbankTokenizer(d_model=D, n_mels=8, conv_channels=4),
+              "target": TextCharTokenizer(d_model=D, alphabet="ab")}
+    with pytest.raises(ValueError, match=r"task.generator \(ctc_beam\) needs the objective\(s\) ctc, which the task "
+                                         r"does not train \(task.objectives: cross_entropy\)"):
+        TranslationTask(fields, EncoderDecoder(D, 2, 1, 1, 32), {"cross_entropy": CrossEntropy()}, CtcRescoredBeam())
+    TranslationTask(fields, EncoderDecoder(D, 2, 1, 1, 32), {"cross_entropy": CrossEntropy()}, Greedy())

@@ -12,13 +12,13 @@ def test_nan_batch_is_skipped_and_counted(tiny, tmp_path, monkeypatch):
     original = ClassificationTask.loss
     calls = {"train": 0}
 
-    def poisoned(self, source, target):
-        loss, outputs = original(self, source, target)
+    def poisoned(self, batch):
+        loss, losses, outputs = original(self, batch)
         if self.training:
             calls["train"] += 1
             if calls["train"] == 2:
-                return loss * float("nan"), outputs
-        return loss, outputs
+                return loss * float("nan"), losses, outputs
+        return loss, losses, outputs
 
     monkeypatch.setattr(ClassificationTask, "loss", poisoned)
     t = tiny["tsv"]

@@ -73,7 +73,7 @@ def test_train_test_save_load_predict(name, tiny, tmp_path):
     assert written["checkpoint"].endswith("last.ckpt")
 
     data_test = __import__("hydra").utils.instantiate(cfg.data.test)
-    inputs = [source for source, _ in (data_test[i] for i in range(min(4, len(data_test))))]
+    inputs = [data_test[i]["source"] for i in range(min(4, len(data_test)))]
     before = task.predict(inputs)
     loaded = tformer.load(written["checkpoint"])
     assert type(loaded) is type(task) and not loaded.training

@@ -1,6 +1,6 @@
 import sacrebleu
 
-from tformer.tasks.translation import SacreBLEU
+from tformer.tasks.metrics import SacreBLEU
 
 
 def test_bleu_is_on_sacrebleus_scale():

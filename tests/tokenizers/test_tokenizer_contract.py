@@ -1,4 +1,5 @@
-"""Every built-in tokenizer with a forward passes the same shape / padding / NaN / checkpoint tests."""
+"""Every built-in tokenizer with a forward passes the same shape / padding / NaN / checkpoint tests; every
+registered tokenizer answers what prediction, export and pictures ask of it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import torch
 
 import tformer.tokenizers  # noqa: F401  (registers the built-ins)
 from tformer.core.transformer import Encoder
+from tformer.kinds import AUDIO, IMAGE, TEXT
 from tformer.registry import TOKENIZERS
+from tformer.tokenizers import TextOutput, Tokenizer, lengths_to_pad_mask
 
 D = 16
 
@@ -118,3 +121,112 @@ def test_checkpoint_round_trip_into_fresh_instance(case):
         torch.testing.assert_close(fresh(*batch), tokenizer(*batch), atol=0, rtol=0)
     if hasattr(tokenizer, "decode"):
         assert [fresh.decode(tokenizer.prepare(r)) for r in raws] == [tokenizer.decode(tokenizer.prepare(r)) for r in raws]
+
+
+# -- what prediction, export and pictures ask every registered tokenizer (label included) ------------
+ASKED = {**CASES, "label": (dict(classes=["cat", "dog", "10"]), False, lambda corpus, sine: ["dog", "10", "cat"])}
+
+
+@pytest.fixture(params=list(ASKED))
+def asked(request, corpus, sine_wave):
+    kwargs, needs_fit, raws = ASKED[request.param]
+    tokenizer = TOKENIZERS.build(request.param, **kwargs)
+    if needs_fit:
+        tokenizer.fit(corpus)
+    return request.param, tokenizer.eval(), raws(corpus, sine_wave)
+
+
+def test_every_registered_tokenizer_is_asked():
+    built_in = {n for n in TOKENIZERS.names() if TOKENIZERS.get(n).__module__.startswith("tformer.tokenizers.")}
+    assert built_in == set(ASKED)
+
+
+def test_batch_item_gives_back_each_prepared_item(asked):
+    _, tokenizer, raws = asked
+    prepared = [tokenizer.prepare(raw) for raw in raws]
+    batch = tokenizer.collate(prepared)
+    for i, item in enumerate(prepared):
+        torch.testing.assert_close(tokenizer.batch_item(batch.values, batch.lengths, i), item, atol=0, rtol=0)
+
+
+def test_file_suffixes_follow_what_it_reads(asked):
+    _, tokenizer, _ = asked
+    suffixes = tokenizer.file_suffixes
+    assert bool(suffixes) == bool({IMAGE, AUDIO} & set(tokenizer.reads))
+    assert all(s.startswith(".") and s == s.lower() for s in suffixes)
+
+
+def test_example_inputs_are_a_batch_of_made_up_items(asked):
+    name, tokenizer, raws = asked
+    values, lengths = tokenizer.example_inputs(3)
+    assert values.size(0) == 3 and lengths.shape == (3,) and lengths.dtype == torch.long
+    if tokenizer.varies_in_length:  # the length axis is dynamic in exported graphs: the example must vary it
+        assert len(set(lengths.tolist())) == 3 and values.size(1) == int(lengths.max())
+    else:
+        assert values.shape[1:] == tokenizer.collate([tokenizer.prepare(raws[0])]).values.shape[1:]
+    if name in CASES:  # it has a forward
+        x, pad_mask = tokenizer(values, lengths)
+        assert x.shape[0] == 3 and torch.isfinite(x).all() and pad_mask.shape == x.shape[:2]
+
+
+def test_position_labels_name_every_position(case):
+    _, tokenizer, raws = case
+    assert isinstance(tokenizer.position_unit, str) and tokenizer.position_unit
+    for raw in raws:
+        prepared = tokenizer.prepare(raw)
+        with torch.no_grad():
+            x, _ = tokenizer(*tokenizer.collate([prepared]))
+        labels = tokenizer.position_labels(prepared, x.size(1))
+        assert len(labels) == x.size(1) and all(isinstance(label, str) and label for label in labels)
+        layout = tokenizer.image_layout(prepared)
+        if layout is not None:
+            assert layout.n_prefix + layout.grid[0] * layout.grid[1] == x.size(1)
+            torch.testing.assert_close(layout.image, prepared)
+        assert (layout is not None) == (IMAGE in tokenizer.reads)
+
+
+def test_text_outputs_label_their_tokens(case):
+    _, tokenizer, raws = case
+    if not isinstance(tokenizer, TextOutput):
+        pytest.skip("not an output-side tokenizer")
+    ids = tokenizer.prepare(raws[0]).tolist()
+    labels = tokenizer.token_labels([tokenizer.bos_id] + ids + [tokenizer.eos_id])
+    assert labels[0] == "<bos>" and labels[-1] == "<eos>" and len(labels) == len(ids) + 2
+    assert all(" " not in label for label in labels)  # a space is drawn as "␣" (characters) or "▁" (subwords)
+    assert tokenizer.position_labels(tokenizer.prepare(raws[0]), len(ids)) == labels[1:-1]
+
+
+class _Letters(Tokenizer):
+    """A text plug-in with only what the README requires: prepare and forward."""
+
+    reads = (TEXT,)
+
+    def __init__(self, d_model: int = D):
+        super().__init__()
+        self.d_model, self.embedding = d_model, torch.nn.Embedding(27, d_model)
+
+    def prepare(self, raw: str) -> torch.Tensor:
+        return torch.tensor([1 + (ord(c) - ord("a")) % 26 for c in raw.lower() if c.isalpha()], dtype=torch.long)
+
+    def forward(self, values, lengths):
+        return self.embedding(values), lengths_to_pad_mask(lengths, values.size(1))
+
+
+def test_a_text_plugin_needs_nothing_new():
+    tokenizer = _Letters()
+    assert tokenizer.file_suffixes == () and tokenizer.varies_in_length
+    values, lengths = tokenizer.example_inputs(2)
+    assert lengths[0] > lengths[1] > 0 and values.shape == (2, int(lengths[0]))
+    prepared = tokenizer.batch_item(values, lengths, 1)
+    assert prepared.tolist() == values[1, : int(lengths[1])].tolist()
+    assert tokenizer.position_labels(prepared, len(prepared)) == [str(i) for i in range(len(prepared))]
+    assert tokenizer.image_layout(prepared) is None and tokenizer.position_unit == "position"
+
+
+def test_a_plugin_that_reads_no_text_is_asked_for_its_example_inputs():
+    class Pictures(_Letters):
+        reads = (IMAGE,)
+
+    assert ".png" in Pictures().file_suffixes
+    with pytest.raises(ValueError, match=r"Pictures reads images: .*give it an example_inputs\(batch\) method"):
+        Pictures().example_inputs()

@@ -1,52 +1,83 @@
-"""Refuse a composition whose data gives raw items its tokenizers cannot read, before anything is built.
+"""Refuse a composition whose data lacks a field the task reads, or gives raw items a field's
+tokenizer cannot read, before anything is built.
 
 ``tformer-train data=labeled_text`` with the default ``source=image_patch`` would otherwise
-prepare every text as an image path, warn for each and stop with "no item could be prepared".
-The check reads only the config and the declarations of the classes it names
-(``source_kind``/``target_kind`` of a data set, ``reads`` of a tokenizer; see ``tformer.kinds``):
-nothing is instantiated, prepared or fitted.
+prepare every text as an image path, warn for each and stop with "no item could be prepared";
+a language model on parallel text would fail at its first batch. The check reads only the
+config and the declarations of the classes it names (``fields`` of a data set, ``reads`` of a
+tokenizer; see ``tformer.kinds``): nothing is instantiated, prepared or fitted.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_object
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from .. import data as _data  # noqa: F401  (registers the data sets the options below name)
-from ..kinds import SIDES, Mismatch, describe, kind_of, mismatches, reads_of
-from ..registry import DATASETS, TOKENIZERS, Registry
+from ..kinds import Mismatch, describe, fields_of, mismatches, reads_of
+from ..registry import DATASETS, TASKS, TOKENIZERS, Registry
 from . import CONFIG_DIR
 
 __all__ = ["check_composition"]
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
+GROUPS = ("source", "target")  # task fields named like the command line's tokenizer groups
 
 
 def check_composition(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` when a data split gives raw items its source or target tokenizer cannot read.
+    """Raise ``ValueError`` when a data split lacks a field the task reads, gives raw items a
+    field's tokenizer cannot read, or the generator needs an objective the task does not train.
 
     Args:
-        cfg: the composed ``train`` config (``source``, ``target``, ``data.train`` and optionally
-            ``data.valid``/``data.test``, each with a ``_target_``).
+        cfg: the composed ``train`` config (``task.fields``, ``data.train`` and optionally
+            ``data.valid``/``data.test``, each with a ``_target_``; ``data.fields`` renames).
     Raises:
-        ValueError: naming both sides, what each gives or reads, and the options that fit.
+        ValueError: naming the field, what the data gives or lacks, and the options that fit.
     """
-    tokenizers = (_target(cfg, "source"), _target(cfg, "target"))
+    _check_generator(cfg)
+    names = list(OmegaConf.select(cfg, "task.fields", default=None) or {})
+    tokenizers = {name: _target(cfg, f"task.fields.{name}") for name in names}
+    renamed = dict(OmegaConf.select(cfg, "data.fields", default=None) or {})
     for split in SPLITS:
         dataset = _target(cfg, f"data.{split}")
-        if dataset is None:
+        given = fields_of(dataset) if dataset is not None else None
+        if given is None:
+            if dataset is not None:
+                log.debug("data.%s (%s) declares no fields: it is not checked", split, _name(dataset))
             continue
-        _log_undeclared(split, dataset, tokenizers)
-        found = mismatches(dataset, *tokenizers)
+        lacking = [name for name in names if renamed.get(name, name) not in given]
+        if lacking:
+            raise ValueError(_missing_message(cfg, split, dataset, given, lacking[0], tokenizers, renamed))
+        found = mismatches(given, tokenizers, renamed)
         if found:
             raise ValueError(_message(split, dataset, tokenizers, found[0]))
+
+
+def _check_generator(cfg: DictConfig) -> None:
+    """The generator's own check (``Generator.check``) against the objectives configured, before
+    any data is read or tokenizer fitted."""
+    if _target(cfg, "task.generator") is None:
+        return
+    generator = instantiate(OmegaConf.select(cfg, "task.generator"))
+    configured = OmegaConf.select(cfg, "task.objectives", default=None) or {}
+    objectives = {name: part for name, part in configured.items() if part is not None}
+    check = getattr(generator, "check", None)
+    if check is not None:
+        check(_Configured(objectives))
+
+
+class _Configured:
+    """What ``Generator.check`` reads of a task, from its config: the objectives' names."""
+
+    def __init__(self, objectives: Mapping[str, Any]):
+        self.objectives = objectives
 
 
 def _target(cfg: DictConfig, key: str) -> Any:
@@ -60,26 +91,48 @@ def _target(cfg: DictConfig, key: str) -> Any:
         return None
 
 
-def _log_undeclared(split: str, dataset: Any, tokenizers: tuple[Any, Any]) -> None:
-    for side, tokenizer in zip(SIDES, tokenizers):
-        if kind_of(dataset, side) is None:
-            log.debug("data.%s (%s) declares no %s_kind: its %s side is not checked", split, _name(dataset), side, side)
-        if tokenizer is not None and reads_of(tokenizer) is None:
-            log.debug("%s (%s) declares no reads: it is not checked", side, _name(tokenizer))
+def _data_name(split: str, dataset: Any) -> str:
+    return f"data={_choices().get('data') or _registered_name(DATASETS, dataset)}" if split == "train" else f"data.{split}"
 
 
-def _message(split: str, dataset: Any, tokenizers: tuple[Any, Any], mismatch: Mismatch) -> str:
-    side, given, reads = mismatch
-    choices = _choices()
-    tokenizer = tokenizers[SIDES.index(side)]
-    chosen = f"{side}={choices.get(side) or _registered_name(TOKENIZERS, tokenizer)}"
-    data = f"data={choices.get('data') or _registered_name(DATASETS, dataset)}" if split == "train" else f"data.{split}"
-    readers = _options(side, TOKENIZERS, lambda option: given in (reads_of(option) or ()))
-    givers = _options("data", DATASETS, lambda option: kind_of(option, side) in reads)
+def _missing_message(
+    cfg: DictConfig, split: str, dataset: Any, given: Mapping[str, str], field: str, tokenizers: Mapping[str, Any],
+    renamed: Mapping[str, str],
+) -> str:
+    task_class = _target(cfg, "task")
+    task = _choices().get("task") or (_registered_name(TASKS, task_class) if task_class is not None else None)
+    column = renamed.get(field, field)
+    which = f"reads its field {field!r}" + (f" from the data field {column!r}" if column != field else "")
+    # "+": without it Hydra adds no new key to a dict the config has (data=fortunes' data.fields); "+" merges
+    return (f"{f'task={task}' if task else 'the task'} {which}, but {_data_name(split, dataset)} gives "
+            f"{', '.join(map(repr, given))} ({_name(dataset)}); say which data field it reads, "
+            f"e.g. +data.fields={{{field}: {_example(field, given, tokenizers, renamed)}}}")
+
+
+def _example(field: str, given: Mapping[str, str], tokenizers: Mapping[str, Any], renamed: Mapping[str, str]) -> str:
+    """The data field to suggest for ``field``: one its tokenizer reads that no other task field
+    reads, else one it reads, else the first."""
+    reads = reads_of(tokenizers.get(field))
+    readable = [name for name, kind in given.items() if reads is None or kind in reads]
+    taken = {renamed.get(other, other) for other in tokenizers if other != field}
+    return next((name for name in readable if name not in taken), next(iter(readable or given)))
+
+
+def _message(split: str, dataset: Any, tokenizers: Mapping[str, Any], mismatch: Mismatch) -> str:
+    field, column, given, reads = mismatch
+    tokenizer = tokenizers[field]
+    name = _choices().get(field) if field in GROUPS else None
+    chosen = f"{field}={name or _registered_name(TOKENIZERS, tokenizer)}" if field in GROUPS else \
+        f"task.fields.{field} ({_registered_name(TOKENIZERS, tokenizer)})"
+    where = f"as the {column}" if column == field else f"as its field {column!r}, which task field {field!r} reads"
+    readers = _options(field, TOKENIZERS, lambda option: given in (reads_of(option) or ())) if field in GROUPS else \
+        [n for n in TOKENIZERS.names() if given in (reads_of(TOKENIZERS.get(n)) or ())]
+    givers = _options("data", DATASETS, lambda option: (fields_of(option) or {}).get(column) in reads)
     return (
-        f"{chosen} reads {describe(reads)}, but {data} gives {describe(given)} as the {side} ({_name(dataset)}); "
-        f"{side}s that read {describe(given)}: {', '.join(readers) or '(none)'}; "
-        f"data that gives {describe(reads, 'or')} as the {side}: {', '.join(givers) or '(none)'}"
+        f"{chosen} reads {describe(reads)}, but {_data_name(split, dataset)} gives {describe(given)} {where} "
+        f"({_name(dataset)}); {field + 's' if field in GROUPS else 'tokenizers'} that read {describe(given)}: "
+        f"{', '.join(readers) or '(none)'}; "
+        f"data that gives {describe(reads, 'or')} as the {column}: {', '.join(givers) or '(none)'}"
     )
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.errors import ConfigCompositionException, HydraException, InstantiationException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -33,14 +33,25 @@ def friendly_errors(program: str) -> Callable[[Callable[..., Any]], Callable[...
             except USER_ERRORS as error:
                 if os.environ.get("TFORMER_DEBUG"):
                     raise
-                message = error.args[0] if isinstance(error, KeyError) and error.args else error
-                print(f"{program}: error: {message}", file=sys.stderr)
+                print(f"{program}: error: {user_message(error)}", file=sys.stderr)
                 print(f"{program}: (set TFORMER_DEBUG=1 for the full trace)", file=sys.stderr)
                 sys.exit(2)
 
         return wrapper
 
     return decorator
+
+
+def user_message(error: BaseException) -> str:
+    """The line a user reads: a KeyError's text without quotes; for a class that refused its
+    config values (Hydra wraps the error in ``InstantiationException``), the class and its reason."""
+    cause = error.__cause__
+    if isinstance(error, InstantiationException) and isinstance(cause, USER_ERRORS):
+        target = str(error).split("'")[1] if str(error).count("'") >= 2 else "an object"
+        return f"building {target}: {user_message(cause)}"
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_argument("--length", type=int, default=100, help="number of positions (100)")
     attention = commands.add_parser("attention", help="attention maps of a checkpoint for one input")
     attention.add_argument("--ckpt", required=True, help="a .ckpt file or a run directory")
-    attention.add_argument("--input", required=True, help="a sentence, or an image or audio file path")
+    attention.add_argument("--input", required=True,
+                           help="one input of the checkpoint's input field: a sentence, or an image or audio file path")
     attention.add_argument("--layer", type=int, help="only this layer (0-based; -1 = last)")
     attention.add_argument("--head", type=int, help="only this head (0-based; -1 = last)")
     attention.add_argument("--beam-size", type=int, help="search width for the decoded output (default: the task's)")

@@ -14,26 +14,28 @@ from omegaconf import DictConfig
 from ..checkpoint import atomic_write, load
 from ..data.datasets import SKIPPED_ERRORS
 from ..data.errors import check_choice
-from ..tokenizers import TextOutput
 from . import CONFIG_DIR
 from .errors import explain_config_errors, friendly_errors
 
-MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".wav", ".flac", ".ogg", ".mp3"}
 
-
-def read_inputs(path: Path, text_source: bool) -> list[str]:
-    """A folder (its media files), one media file, or a text file with one input per line."""
+def read_inputs(path: Path, file_suffixes: tuple[str, ...]) -> list[str]:
+    """The raw inputs in ``path`` for a tokenizer that opens files with ``file_suffixes``
+    (``Tokenizer.file_suffixes``): a folder of such files, one such file, or a text file with
+    one input per line (a path relative to that file, or the raw text for a tokenizer of text).
+    """
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES)
+        if not file_suffixes:
+            raise ValueError(f"input={path} is a folder; this checkpoint reads no files: give a text file, one input per line")
+        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in file_suffixes)
         if not files:
-            raise FileNotFoundError(f"input={path}: the folder holds no image or audio files ({', '.join(sorted(MEDIA_SUFFIXES))})")
+            raise FileNotFoundError(f"input={path}: the folder holds no files this checkpoint reads ({', '.join(file_suffixes)})")
         return files
     if not path.is_file():
         raise FileNotFoundError(f"input={path}: no such file or folder")
-    if path.suffix.lower() in MEDIA_SUFFIXES:
+    if path.suffix.lower() in file_suffixes:
         return [str(path)]
     lines = path.read_text(encoding="utf-8").splitlines()
-    if text_source:
+    if not file_suffixes:
         return lines
     return [str(p if (p := Path(line.strip())).is_absolute() else path.parent / p) for line in lines if line.strip()]
 
@@ -119,9 +121,9 @@ def predict_file(cfg: DictConfig) -> int:
     """
     on_error = check_choice("on_error", cfg.on_error, ("skip", "error"))
     task = load(cfg.ckpt, map_location=cfg.device)
-    if cfg.get("beam_size") is not None and "beam_size" in task.hparams:
-        task.hparams.beam_size = int(cfg.beam_size)
-    inputs = read_inputs(Path(cfg.input), isinstance(task.source, TextOutput))
+    if cfg.get("beam_size") is not None and task.generator is not None:
+        task.generator = task.generator.with_beam_size(int(cfg.beam_size))
+    inputs = read_inputs(Path(cfg.input), task.fields[task.input_field].file_suffixes)
     output = Path(cfg.output)
     done = finished_lines(output)
     if done:

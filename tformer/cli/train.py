@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from . import CONFIG_DIR
 from .composition import check_composition
 from .console import quiet_libraries
 from .errors import explain_config_errors, friendly_errors
+from .fields import build_fields
 from .report import print_summary
 
 log = logging.getLogger("tformer.train")
@@ -38,9 +38,10 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     """Instantiate data, tokenizers (fitted on the training split), task and trainer."""
     check_composition(cfg)  # data the tokenizers cannot read stops here, before anything is prepared
     data = instantiate(cfg.data, _convert_="all")
-    source, target = _tokenizers(cfg, data)
-    data.attach(source, target)
-    task = instantiate(cfg.task, source=source, target=target, _convert_="all")
+    fields = build_fields(cfg, data)
+    data.attach(fields)
+    task_cfg = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items() if k != "fields"}
+    task = instantiate(task_cfg, fields=fields, _convert_="all")
     if cfg.get("compile"):
         task.core.compile()
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
@@ -59,28 +60,6 @@ def build_trainer(trainer_cfg: DictConfig, **kwargs: Any) -> L.Trainer:
     if resolved != precision:
         log.info("trainer.precision=%s: %s on this machine", precision, resolved)
     return instantiate(trainer_cfg, precision=resolved, **kwargs, _convert_="all")
-
-
-def _tokenizers(cfg: DictConfig, data: Any) -> tuple[Any, Any]:
-    """The source and target tokenizers, fitted on the training split; with
-    ``shared_vocabulary=true`` one tokenizer (one vocabulary, one embedding) serves both sides."""
-    if cfg.get("shared_vocabulary"):
-        if OmegaConf.to_container(cfg.source, resolve=True) != OmegaConf.to_container(cfg.target, resolve=True):
-            differ = sorted(k for k in set(cfg.source) | set(cfg.target) if cfg.source.get(k) != cfg.target.get(k))
-            raise ValueError("shared_vocabulary=true needs the same source and target tokenizer; "
-                             f"source and target differ in: {', '.join(differ)}")
-        tokenizer = instantiate(cfg.source, _convert_="all")
-        if tokenizer.needs_fit:
-            log.info("fitting one %s on both sides of the training split", type(tokenizer).__name__)
-            tokenizer.fit(itertools.chain(data.train.sources(), data.train.targets()))
-        return tokenizer, tokenizer
-    source = instantiate(cfg.source, _convert_="all")
-    target = instantiate(cfg.target, _convert_="all")
-    for side, tokenizer, corpus in (("source", source, data.train.sources), ("target", target, data.train.targets)):
-        if tokenizer.needs_fit:
-            log.info("fitting the %s tokenizer (%s) on the training split", side, type(tokenizer).__name__)
-            tokenizer.fit(corpus())
-    return source, target
 
 
 def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
@@ -141,14 +120,17 @@ def _shown(path: Path) -> str:
 
 def _parameter_counts(task: Any) -> str:
     """``"805 K parameters: core (Encoder) 795 K, source (ImagePatchTokenizer) 8.7 K, head 1.3 K"``."""
-    parts = []
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    parts, seen = [], set()
+    for name, tokenizer in task.fields.items():
+        if id(tokenizer) not in seen and count(tokenizer):  # a shared vocabulary counts once
+            parts.append(f"{name} ({type(tokenizer).__name__}) {get_human_readable_count(count(tokenizer))}")
+        seen.add(id(tokenizer))
+    parts.append(f"core ({type(task.core).__name__}) {get_human_readable_count(count(task.core))}")
     for name, module in task.named_children():
-        count = sum(p.numel() for p in module.parameters())
-        if count and not (name == "target" and module is task.source):  # a shared vocabulary counts once
-            kind = f" ({type(module).__name__})" if name in ("core", "source", "target") else ""
-            parts.append(f"{name}{kind} {get_human_readable_count(count)}")
-    total = sum(p.numel() for p in task.parameters())
-    return f"{get_human_readable_count(total)} parameters: " + ", ".join(parts)
+        if name not in ("fields", "core") and count(module):
+            parts.append(f"{name} {get_human_readable_count(count(module))}")
+    return f"{get_human_readable_count(count(task))} parameters: " + ", ".join(parts)
 
 
 def _last_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:

@@ -127,10 +127,20 @@ class MultiHeadAttention(nn.Module):
         q = self._heads(self.q_proj(query))[0]
         if cache is not None and cache.k is not None:
             return (q, *cache.get())
-        k, v = self._heads(self.kv_proj(memory))
+        k, v = self.memory_keys_values(memory)
         if cache is not None:
             cache.set(k, v)
         return q, k, v
+
+    def memory_keys_values(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys and values of ``memory`` (B, S, d): two (B, H, S, Dh) tensors.
+
+        A decoder computes them once per source and keeps them in a ``KVCache`` (``cache.set``).
+        """
+        if not self.cross:
+            raise ValueError("memory keys and values belong to cross-attention (cross=True)")
+        k, v = self._heads(self.kv_proj(memory))
+        return k, v
 
     def _heads(self, x: Tensor) -> tuple[Tensor, ...]:
         # (B, T, n*d) -> n x (B, H, T, Dh). Split before moving the heads: backward then concatenates

@@ -13,6 +13,18 @@ __all__ = ["FeedForward", "EncoderLayer", "DecoderLayer", "ACTIVATIONS"]
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
 
+def _residual(x: Tensor, sublayer, norm: nn.LayerNorm, norm_first: bool, dropout: nn.Module) -> tuple[Tensor, Tensor | None]:
+    """Dropout + residual + LayerNorm around ``sublayer`` (h -> (output, attention weights or None)).
+
+    Post-norm, the paper's: LayerNorm(x + Dropout(sublayer(x))); pre-norm: x + Dropout(sublayer(LayerNorm(x))).
+    """
+    if norm_first:
+        h, weights = sublayer(norm(x))
+        return x + dropout(h), weights
+    h, weights = sublayer(x)
+    return norm(x + dropout(h)), weights
+
+
 def _activation(name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -61,19 +73,21 @@ class EncoderLayer(nn.Module):
     def forward(self, x: Tensor, pad_mask: Tensor | None = None, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         # x: (B, T, d)
         attend = lambda h: self.self_attn(h, key_pad_mask=pad_mask, need_weights=need_weights)
-        if self.norm_first:
-            h, weights = attend(self.norm1(x))
-            x = x + self.dropout(h)
-            x = x + self.dropout(self.feed_forward(self.norm2(x)))
-        else:
-            h, weights = attend(x)
-            x = self.norm1(x + self.dropout(h))
-            x = self.norm2(x + self.dropout(self.feed_forward(x)))
+        x, weights = _residual(x, attend, self.norm1, self.norm_first, self.dropout)
+        x, _ = _residual(x, lambda h: (self.feed_forward(h), None), self.norm2, self.norm_first, self.dropout)
         return x, weights
 
 
 class DecoderLayer(nn.Module):
-    """Causal self-attention, cross-attention over the encoder memory, then feed-forward."""
+    """Causal self-attention, cross-attention over the encoder memory, then feed-forward.
+
+    Without cross-attention it is a decoder-only (GPT-style) block: causal self-attention and
+    feed-forward, normalized by ``norm1`` and ``norm2`` as in ``EncoderLayer`` (no ``cross_attn``, no ``norm3``).
+
+    Args:
+        norm_first: as for ``EncoderLayer``.
+        cross_attention: attend over a memory (encoder-decoder); ``False`` for a decoder-only stack.
+    """
 
     def __init__(
         self,
@@ -84,42 +98,35 @@ class DecoderLayer(nn.Module):
         norm_first: bool = False,
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
+        cross_attention: bool = True,
     ):
         super().__init__()
-        self.norm_first = norm_first
+        self.norm_first, self.cross_attention = norm_first, cross_attention
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout, cross=True)
+        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout, cross=True) if cross_attention else None
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps) if cross_attention else None
         self.dropout = Dropout(dropout)
 
     def forward(
         self,
         x: Tensor,
-        memory: Tensor | None,
+        memory: Tensor | None = None,
         memory_pad_mask: Tensor | None = None,
         pad_mask: Tensor | None = None,
-        cache: tuple[KVCache, KVCache] | None = None,
+        cache: tuple[KVCache, KVCache | None] | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, tuple[Tensor | None, Tensor | None]]:
-        # x: (B, T, d), memory: (B, S, d); cache: (self-attention, cross-attention)
+        # x: (B, T, d), memory: (B, S, d) or None; cache: (self-attention, cross-attention or None)
         self_cache, cross_cache = cache if cache is not None else (None, None)
         attend_self = lambda h: self.self_attn(h, key_pad_mask=pad_mask, causal=True, cache=self_cache, need_weights=need_weights)
-        attend_memory = lambda h: self.cross_attn(
-            h, memory, key_pad_mask=memory_pad_mask, cache=cross_cache, need_weights=need_weights
-        )
-        if self.norm_first:
-            h, self_weights = attend_self(self.norm1(x))
-            x = x + self.dropout(h)
-            h, cross_weights = attend_memory(self.norm2(x))
-            x = x + self.dropout(h)
-            x = x + self.dropout(self.feed_forward(self.norm3(x)))
-        else:
-            h, self_weights = attend_self(x)
-            x = self.norm1(x + self.dropout(h))
-            h, cross_weights = attend_memory(x)
-            x = self.norm2(x + self.dropout(h))
-            x = self.norm3(x + self.dropout(self.feed_forward(x)))
+        x, self_weights = _residual(x, attend_self, self.norm1, self.norm_first, self.dropout)
+        cross_weights, ff_norm = None, self.norm2
+        if self.cross_attn is not None:
+            attend_memory = lambda h: self.cross_attn(h, memory, key_pad_mask=memory_pad_mask, cache=cross_cache, need_weights=need_weights)
+            x, cross_weights = _residual(x, attend_memory, self.norm2, self.norm_first, self.dropout)
+            ff_norm = self.norm3
+        x, _ = _residual(x, lambda h: (self.feed_forward(h), None), ff_norm, self.norm_first, self.dropout)
         return x, (self_weights, cross_weights)

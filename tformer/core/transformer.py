@@ -70,10 +70,14 @@ class Encoder(RecordsArguments, nn.Module):
 
 
 class DecoderCache:
-    """Per-layer key/value caches of one decoding run, and the position reached."""
+    """Per-layer key/value caches of one decoding run, and the position reached.
 
-    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None):
-        self.layers = [(KVCache(), KVCache()) for _ in range(n_layers)]
+    ``layers`` holds one (self-attention, cross-attention) pair per layer; the second is ``None``
+    in a decoder-only stack.
+    """
+
+    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None = None, cross_attention: bool = True):
+        self.layers = [(KVCache(), KVCache() if cross_attention else None) for _ in range(n_layers)]
         self.memory_pad_mask = memory_pad_mask
         self.offset = 0
 
@@ -90,7 +94,9 @@ class DecoderCache:
 class Decoder(RecordsArguments, nn.Module):
     """A stack of decoder layers, run on a whole target (teacher forcing) or step by step.
 
-    Args: as for ``Encoder``.
+    Args: as for ``Encoder``, plus
+        cross_attention: layers attend over an encoder memory; ``False`` gives a decoder-only
+            (GPT-style) stack of causal self-attention and feed-forward, run without memory.
     """
 
     def __init__(
@@ -104,30 +110,33 @@ class Decoder(RecordsArguments, nn.Module):
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
         final_norm: bool | None = None,
+        cross_attention: bool = True,
     ):
         super().__init__()
-        self.d_model = d_model
+        self.d_model, self.cross_attention = d_model, cross_attention
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
+            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps, cross_attention)
+            for _ in range(n_layers)
         )
         self.norm = _final_norm(final_norm, norm_first, d_model, layer_norm_eps)
 
     def forward(
         self,
         x: Tensor,
-        memory: Tensor,
+        memory: Tensor | None = None,
         memory_pad_mask: Tensor | None = None,
         pad_mask: Tensor | None = None,
         need_weights: bool = False,
     ):
-        """Teacher-forced: (B, T, d) target embeddings, (B, S, d) memory -> (B, T, d).
+        """Teacher-forced: (B, T, d) target embeddings, (B, S, d) memory (``None`` without
+        cross-attention) -> (B, T, d).
 
         ``pad_mask`` may be left out for right-padded targets: the causal mask already keeps
         every real position from seeing the padding after it. With ``need_weights`` also a list
-        of (self, cross) attention weights per layer.
+        of (self, cross) attention weights per layer (cross is ``None`` without cross-attention).
         """
         _check_sequence(x, pad_mask, self.d_model, "decoder input")
-        _check_sequence(memory, memory_pad_mask, self.d_model, "memory")
+        self._check_memory(memory, memory_pad_mask)
         weights = []
         for layer in self.layers:
             x, w = layer(x, memory, memory_pad_mask, pad_mask, need_weights=need_weights)
@@ -135,22 +144,32 @@ class Decoder(RecordsArguments, nn.Module):
         x = self.norm(x) if self.norm is not None else x
         return (x, weights) if need_weights else x
 
-    def init_cache(self, memory: Tensor, memory_pad_mask: Tensor | None = None) -> DecoderCache:
-        """Compute every layer's cross-attention keys/values once for this memory."""
-        _check_sequence(memory, memory_pad_mask, self.d_model, "memory")
-        cache = DecoderCache(len(self.layers), memory_pad_mask)
-        for layer, (_, cross_cache) in zip(self.layers, cache.layers):
-            k, v = layer.cross_attn._heads(layer.cross_attn.kv_proj(memory))
-            cross_cache.set(k, v)
+    def init_cache(self, memory: Tensor | None = None, memory_pad_mask: Tensor | None = None) -> DecoderCache:
+        """An empty cache; with cross-attention, every layer's keys/values of ``memory`` computed once."""
+        self._check_memory(memory, memory_pad_mask)
+        cache = DecoderCache(len(self.layers), memory_pad_mask, self.cross_attention)
+        if self.cross_attention:
+            for layer, (_, cross_cache) in zip(self.layers, cache.layers):
+                cross_cache.set(*layer.cross_attn.memory_keys_values(memory))
         return cache
 
     def step(self, x: Tensor, cache: DecoderCache) -> Tensor:
-        """One decoding step: (B, 1, d) embedding of the newest token -> (B, 1, d)."""
+        """Cached decoding: (B, t, d) embeddings of the newest t tokens (a whole prompt, then one
+        token a step) -> (B, t, d); each attends causally to itself and everything cached."""
         _check_sequence(x, None, self.d_model, "decoder step input")
         for layer, layer_cache in zip(self.layers, cache.layers):
             x, _ = layer(x, None, cache.memory_pad_mask, cache=layer_cache)
         cache.offset += x.size(1)
         return self.norm(x) if self.norm is not None else x
+
+    def _check_memory(self, memory: Tensor | None, memory_pad_mask: Tensor | None) -> None:
+        if not self.cross_attention:
+            if memory is not None or memory_pad_mask is not None:
+                raise ValueError("this decoder has no cross-attention (cross_attention=False): pass no memory")
+            return
+        if memory is None:
+            raise ValueError("this decoder attends over a memory (cross_attention=True): pass one")
+        _check_sequence(memory, memory_pad_mask, self.d_model, "memory")
 
 
 class EncoderDecoder(RecordsArguments, nn.Module):

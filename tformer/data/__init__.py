@@ -8,10 +8,12 @@ from tformer.data.builtin import BUILTINS, Builtin, data_root, prepared_folder
 from tformer.data.datasets import PreparedDataset, RawDataset, RawSubset, split_off
 from tformer.data.errors import DataError, DataWarning
 from tformer.data.fashion_mnist import fashion_mnist
+from tformer.data.fortunes import FortunesDataset, fortunes
 from tformer.data.freedict import freedict_de_en
 from tformer.data.images import FASHION_MNIST_CLASSES, IdxImageDataset, ImageFolderDataset, read_idx, write_idx
-from tformer.data.module import DataModule, ReportSkippedItems, estimate_sizes
+from tformer.data.module import DataModule, ReportSkippedItems
 from tformer.data.sampler import TokenBudgetBatchSampler
+from tformer.data.sizes import estimate_sizes
 from tformer.data.skipped import SkippedItems
 from tformer.data.speech import espeak_digits, espeak_sentences
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
@@ -23,5 +25,5 @@ __all__ = [
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",
-    "freedict_de_en", "fashion_mnist", "espeak_digits", "espeak_sentences",
+    "FortunesDataset", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
 ]

@@ -38,7 +38,7 @@ class ManifestDataset(RawDataset):
         max_duration: drop longer utterances (seconds); no limit when None.
     """
 
-    source_kind, target_kind = AUDIO, TEXT  # a transcript, or another key's value as a string
+    fields = {"source": AUDIO, "target": TEXT}  # a transcript, or another key's value as a string
 
     def __init__(
         self,
@@ -74,7 +74,7 @@ class ManifestDataset(RawDataset):
                           DataWarning)
         if self.filtered["too_short"] or self.filtered["too_long"]:
             log.info("%s: dropped %s by duration", self.path, self.filtered)
-        super().__init__(pairs)
+        super().__init__({"source": [audio for audio, _ in pairs], "target": [target for _, target in pairs]})
 
     def _entries(self) -> list[tuple[int, dict[str, Any]]]:
         entries = []
@@ -100,6 +100,7 @@ class ManifestDataset(RawDataset):
             raise DataError(f"{where}: 'audio_filepath' must be a string path, found {entry['audio_filepath']!r}")
         return entry
 
-    def size_hints(self) -> tuple[list[float], list[float]]:
+    def size_hints(self) -> dict[str, list[float]]:
         """Feature frames (duration x 100) per utterance, characters per target."""
-        return [d * FRAMES_PER_SECOND for d in self.durations], [float(len(str(t))) for _, t in self.pairs]
+        return {"source": [d * FRAMES_PER_SECOND for d in self.durations],
+                "target": [float(len(str(t))) for t in self.column("target")]}

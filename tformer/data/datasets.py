@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import soundfile
 import torch
@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tformer.data.errors import DataError
-from tformer.kinds import kind_of
+from tformer.kinds import fields_of
 from tformer.tokenizers.base import Batch, Tokenizer
 
 __all__ = ["RawDataset", "RawSubset", "PreparedDataset", "split_off", "SKIPPED_ERRORS"]
@@ -21,43 +21,45 @@ SKIPPED_ERRORS = (ValueError, OSError, soundfile.SoundFileError)
 
 
 class RawDataset(Dataset):
-    """Items are ``(source_raw, target_raw)`` pairs of plain Python values.
+    """Items are dicts of plain Python values by field name, ``{"source": ..., "target": ...}``.
 
-    Subclasses declare what their raw items are, ``source_kind`` and ``target_kind`` (one of
-    ``tformer.kinds.KINDS`` each), so that a tokenizer that cannot read them is refused before
-    training; None (undeclared) is not checked.
+    Subclasses declare their fields and what each field's raw items are, ``fields`` (name ->
+    one of ``tformer.kinds.KINDS``), so that a tokenizer that cannot read them is refused before
+    training; a dataset without the declaration is not checked. Data sets of two fields call
+    them ``source`` and ``target``, as the command line's ``source=``/``target=`` do.
 
     Args:
-        pairs: the items.
+        columns: the values of each field, in item order, all of one length.
     """
 
-    source_kind: str | None = None
-    target_kind: str | None = None
+    fields: dict[str, str] | None = None
 
-    def __init__(self, pairs: list[tuple[Any, Any]]):
-        self.pairs = pairs
+    def __init__(self, columns: Mapping[str, Sequence[Any]]):
+        lengths = {name: len(values) for name, values in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"{type(self).__name__}: fields of different lengths {lengths}")
+        self.columns = dict(columns)
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return len(next(iter(self.columns.values()))) if self.columns else 0
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        return self.pairs[index]
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {name: values[index] for name, values in self.columns.items()}
 
-    def sources(self) -> list[Any]:
-        """The raw source values in order (to fit a source vocabulary)."""
-        return [source for source, _ in self.pairs]
+    def field_names(self) -> list[str]:
+        """The fields every item holds."""
+        return list(self.columns)
 
-    def targets(self) -> list[Any]:
-        """The raw target values in order (to fit a target vocabulary or label set)."""
-        return [target for _, target in self.pairs]
+    def column(self, name: str) -> Sequence[Any]:
+        """The raw values of field ``name`` in order (to fit a vocabulary or a label set)."""
+        if name not in self.columns:
+            raise KeyError(f"{type(self).__name__} has no field {name!r}; its fields: {', '.join(self.columns)}")
+        return self.columns[name]
 
-    def size_hints(self) -> tuple[list[float], list[float]]:
-        """Cheap per-item size estimates, proportional to tokenized lengths (no ``prepare``).
-
-        Returns:
-            ``(source_hints, target_hints)``; this default counts characters of str values.
-        """
-        return [_length(s) for s, _ in self.pairs], [_length(t) for _, t in self.pairs]
+    def size_hints(self) -> dict[str, list[float]]:
+        """Cheap per-item size estimates of each field, proportional to tokenized lengths (no
+        ``prepare``); this default counts characters of str values, 1 for anything else."""
+        return {name: [_length(v) for v in values] for name, values in self.columns.items()}
 
 
 def _length(value: Any) -> float:
@@ -65,7 +67,7 @@ def _length(value: Any) -> float:
 
 
 class RawSubset(Dataset):
-    """The items of a raw dataset at ``indices``, keeping ``sources``/``targets``/``size_hints``.
+    """The items of a raw dataset at ``indices``, keeping its fields, columns and size hints.
 
     Args:
         raw: a raw dataset (``RawDataset`` or anything with the same methods).
@@ -77,33 +79,28 @@ class RawSubset(Dataset):
         self.indices = list(indices)
 
     @property
-    def source_kind(self) -> str | None:
-        """What the parent's source items are (``RawDataset.source_kind``)."""
-        return kind_of(self.raw, "source")
-
-    @property
-    def target_kind(self) -> str | None:
-        """What the parent's target items are (``RawDataset.target_kind``)."""
-        return kind_of(self.raw, "target")
+    def fields(self) -> dict[str, str] | None:
+        """What the parent's fields hold (``RawDataset.fields``)."""
+        return fields_of(self.raw)
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         return self.raw[self.indices[index]]
 
-    def sources(self) -> list[Any]:
-        """The raw source values of the kept items."""
-        return [self.raw[i][0] for i in self.indices]
+    def field_names(self) -> list[str]:
+        """The parent's fields."""
+        return self.raw.field_names()
 
-    def targets(self) -> list[Any]:
-        """The raw target values of the kept items."""
-        return [self.raw[i][1] for i in self.indices]
+    def column(self, name: str) -> list[Any]:
+        """The raw values of field ``name`` at the kept positions."""
+        values = self.raw.column(name)
+        return [values[i] for i in self.indices]
 
-    def size_hints(self) -> tuple[list[float], list[float]]:
+    def size_hints(self) -> dict[str, list[float]]:
         """The parent's size hints at the kept positions."""
-        sources, targets = self.raw.size_hints()
-        return [sources[i] for i in self.indices], [targets[i] for i in self.indices]
+        return {name: [hints[i] for i in self.indices] for name, hints in self.raw.size_hints().items()}
 
 
 def split_off(raw: Dataset, fraction: float, seed: int = 0) -> tuple[RawSubset, RawSubset]:
@@ -124,7 +121,7 @@ def split_off(raw: Dataset, fraction: float, seed: int = 0) -> tuple[RawSubset, 
 
 
 class PreparedDataset(Dataset):
-    """Runs each tokenizer's ``prepare`` on the raw items; runs in DataLoader workers.
+    """Runs each field's tokenizer ``prepare`` on the raw items; runs in DataLoader workers.
 
     An item whose ``prepare`` raises one of ``SKIPPED_ERRORS`` becomes ``None`` and is dropped
     by ``collate``; it is marked in ``failed``, a flag per item in shared memory, so the main
@@ -134,15 +131,16 @@ class PreparedDataset(Dataset):
     step its peers take).
 
     Args:
-        raw: a dataset of ``(source_raw, target_raw)`` pairs.
-        source_tokenizer: prepares and collates the sources.
-        target_tokenizer: prepares and collates the targets.
+        raw: a dataset of dict items (``RawDataset``).
+        tokenizers: the task's fields, each with the tokenizer that prepares and collates it.
+        columns: the data field each task field reads, where the names differ (``{"text":
+            "target"}``: a language model reading the target side of parallel text).
     """
 
-    def __init__(self, raw: Dataset, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer):
+    def __init__(self, raw: Dataset, tokenizers: Mapping[str, Tokenizer], columns: Mapping[str, str] | None = None):
         self.raw = raw
-        self.source_tokenizer = source_tokenizer
-        self.target_tokenizer = target_tokenizer
+        self.tokenizers = dict(tokenizers)
+        self.columns = {name: (columns or {}).get(name, name) for name in self.tokenizers}
         # Shared memory: a worker's writes are seen here, and a write needs no lock, pipe or queue
         # (a worker never blocks on a full pipe); it travels to spawned workers with the dataset.
         self.failed = torch.zeros(len(raw), dtype=torch.bool).share_memory_()
@@ -150,16 +148,16 @@ class PreparedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.raw)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor] | None:
+    def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         try:
             return self._prepare(index)
         except SKIPPED_ERRORS:
             self.failed[index] = True
             return None
 
-    def _prepare(self, index: int) -> tuple[Tensor, Tensor]:
-        source, target = self.raw[index]
-        return self.source_tokenizer.prepare(source), self.target_tokenizer.prepare(target)
+    def _prepare(self, index: int) -> dict[str, Tensor]:
+        item = self.raw[index]
+        return {name: tokenizer.prepare(item[self.columns[name]]) for name, tokenizer in self.tokenizers.items()}
 
     @property
     def failures(self) -> int:
@@ -171,21 +169,24 @@ class PreparedDataset(Dataset):
         return self.failed.nonzero().flatten().tolist()
 
     def describe_failure(self, index: int) -> str:
-        """``item 7 (cats/3.png): ValueError: ...``: why item ``index`` fails, found by preparing it again.
+        """``item 7, source (cats/3.png): ValueError: ...``: why item ``index`` fails, found by
+        preparing its fields again.
 
         Args:
             index: an item that failed (in whichever process).
         Returns:
-            The index, the raw source shown briefly, and the error's type and message.
+            The index, the field and its raw value shown briefly, and the error's type and message.
         """
-        shown = _brief(self.raw[index][0])
-        try:
-            self._prepare(index)
-        except SKIPPED_ERRORS as error:
-            return f"item {index} ({shown}): {type(error).__name__}: {error}"
-        return f"item {index} ({shown}): failed once, prepared on a second try"
+        item = self.raw[index]
+        for name, tokenizer in self.tokenizers.items():
+            raw = item[self.columns[name]]
+            try:
+                tokenizer.prepare(raw)
+            except SKIPPED_ERRORS as error:
+                return f"item {index}, {name} ({_brief(raw)}): {type(error).__name__}: {error}"
+        return f"item {index}: failed once, prepared on a second try"
 
-    def _first_good_item(self) -> tuple[Tensor, Tensor]:
+    def _first_good_item(self) -> dict[str, Tensor]:
         for index in range(len(self)):
             item = self[index]
             if item is not None:
@@ -193,17 +194,16 @@ class PreparedDataset(Dataset):
         first = f"; {self.describe_failure(0)}" if len(self) else ""
         raise DataError(f"no item of {type(self.raw).__name__} could be prepared{first}")
 
-    def collate(self, items: Sequence[tuple[Tensor, Tensor] | None]) -> tuple[Batch, Batch]:
-        """Pad a list of prepared items into ``(source Batch, target Batch)``.
+    def collate(self, items: Sequence[dict[str, Tensor] | None]) -> dict[str, Batch]:
+        """Pad a list of prepared items into one ``Batch`` per field.
 
         Args:
             items: prepared items; ``None`` (failed) items are dropped.
         Returns:
-            The two batches.
+            Field name -> its padded batch.
         """
         kept = [item for item in items if item is not None] or [self._first_good_item()]
-        sources, targets = zip(*kept)
-        return self.source_tokenizer.collate(sources), self.target_tokenizer.collate(targets)
+        return {name: tokenizer.collate([item[name] for item in kept]) for name, tokenizer in self.tokenizers.items()}
 
 
 def _brief(raw: Any, width: int = 60) -> str:

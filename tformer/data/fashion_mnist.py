@@ -63,7 +63,7 @@ def fashion_mnist(split: str = "train", root: str | None = None) -> IdxImageData
         split: "train", "valid" or "test".
         root: the data root (see ``tformer.data.builtin.data_root``).
     Returns:
-        Items ``(uint8 array (28, 28), class name)``.
+        Items ``{"source": uint8 array (28, 28), "target": class name}``.
     """
     info = read_info(prepared_folder("fashion_mnist", root))
     entry = info["ranges"][check_split(split)]

@@ -29,7 +29,8 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 
 @DATASETS.register("image_folder")
 class ImageFolderDataset(RawDataset):
-    """Images in class folders, ``root/<class name>/<any depth>/<image>``; items are file paths.
+    """Images in class folders, ``root/<class name>/<any depth>/<image>``; items
+    ``{"source": file path, "target": class name}``.
 
     Files without an image extension are skipped and counted in one warning.
 
@@ -38,7 +39,7 @@ class ImageFolderDataset(RawDataset):
         extensions: the file endings that count as images (case-insensitive).
     """
 
-    source_kind, target_kind = IMAGE, LABEL
+    fields = {"source": IMAGE, "target": LABEL}
 
     def __init__(self, root: str | PathLike, extensions: Sequence[str] = IMG_EXTENSIONS):
         self.root = require_path(root, "a folder with one sub-folder of images per class", folder=True)
@@ -57,12 +58,12 @@ class ImageFolderDataset(RawDataset):
             warnings.warn(f"{self.root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[0]}", DataWarning)
         if not pairs:
             raise DataError(f"{self.root}: no image files ({', '.join(extensions)}) in the class folders")
-        super().__init__(pairs)
+        super().__init__({"source": [path for path, _ in pairs], "target": [name for _, name in pairs]})
         self.skipped = len(skipped)
 
-    def size_hints(self) -> tuple[list[float], list[float]]:
+    def size_hints(self) -> dict[str, list[float]]:
         """One unit per image and per label: every image becomes the same number of patches."""
-        return [1.0] * len(self.pairs), [1.0] * len(self.pairs)
+        return {"source": [1.0] * len(self), "target": [1.0] * len(self)}
 
 
 def _files_under(folder: Path) -> list[str]:
@@ -112,7 +113,7 @@ def write_idx(path: str | PathLike, array: np.ndarray) -> None:
 
 @DATASETS.register("idx_images")
 class IdxImageDataset(RawDataset):
-    """Images and labels from IDX files; items are ``(uint8 array (H, W), label name)``.
+    """Images and labels from IDX files; items ``{"source": uint8 array (H, W), "target": label name}``.
 
     Args:
         images_path: the IDX file of images, shape (N, H, W) or (N, H, W, C).
@@ -122,7 +123,7 @@ class IdxImageDataset(RawDataset):
         stop: one past the last item used; the end when None.
     """
 
-    source_kind, target_kind = IMAGE, LABEL  # arrays of pixels are images
+    fields = {"source": IMAGE, "target": LABEL}  # arrays of pixels are images
 
     def __init__(
         self,
@@ -141,25 +142,9 @@ class IdxImageDataset(RawDataset):
         names = [str(v) for v in range(int(labels.max(initial=0)) + 1)] if class_names is None else list(class_names)
         if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
             raise DataError(f"{labels_path}: label values {labels.min()}..{labels.max()} but {len(names)} class names")
-        self.images = images[start:stop]
-        self.labels = labels[start:stop].astype(np.int64)
         self.class_names = names
-        super().__init__([])
+        super().__init__({"source": images[start:stop], "target": [names[v] for v in labels[start:stop].tolist()]})
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
-        return self.images[index], self.class_names[self.labels[index]]
-
-    def sources(self) -> np.ndarray:
-        """The images, (N, H, W) uint8."""
-        return self.images
-
-    def targets(self) -> list[str]:
-        """The label names in order."""
-        return [self.class_names[v] for v in self.labels]
-
-    def size_hints(self) -> tuple[list[float], list[float]]:
+    def size_hints(self) -> dict[str, list[float]]:
         """One unit per image and per label."""
-        return [1.0] * len(self), [1.0] * len(self)
+        return {"source": [1.0] * len(self), "target": [1.0] * len(self)}

@@ -1,97 +1,37 @@
-"""The LightningDataModule: raw splits + attached tokenizers -> DataLoaders of ``(Batch, Batch)``."""
+"""The LightningDataModule: raw splits + attached tokenizers -> DataLoaders of batches, one
+``Batch`` per named field."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
-import warnings
+from typing import Any, Mapping
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
 
-from tformer.data.datasets import SKIPPED_ERRORS, PreparedDataset, split_off
-from tformer.data.errors import DataWarning
+from tformer.data.datasets import PreparedDataset, split_off
 from tformer.data.sampler import ResumableBatches, TokenBudgetBatchSampler
+from tformer.data.sizes import estimate_sizes
 from tformer.data.skipped import SkippedItems
-from tformer.tokenizers.base import TextOutput, Tokenizer
+from tformer.tokenizers.base import Tokenizer
 
-__all__ = ["DataModule", "ReportSkippedItems", "estimate_sizes"]
+__all__ = ["DataModule", "ReportSkippedItems"]
 
 log = logging.getLogger(__name__)
 
 
-def estimate_sizes(
-    raw: Dataset, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer, sample: int = 64, seed: int = 0
-) -> np.ndarray:
-    """Per-item batch cost ``max(source size, target size)`` in tokenizer units, without preparing all items.
-
-    Text sides are measured exactly (tokenizing is cheap). Other sides scale the dataset's
-    ``size_hints()`` (audio frames, 1 per image) by the ratio
-    ``tokenizer.size(prepare(x)) / hint`` measured on ``sample`` random items, separately for
-    sources and targets (e.g. about 1/4 for subwords over characters, 1/4 for 4x audio
-    subsampling). A dataset without ``size_hints`` has every item prepared once (slow).
-
-    Args:
-        raw: a raw dataset of ``(source, target)`` pairs.
-        source_tokenizer: measures source sizes.
-        target_tokenizer: measures target sizes.
-        sample: how many items calibrate the ratios.
-        seed: which items those are.
-    Returns:
-        Integer sizes, one per item.
-    """
-    if not hasattr(raw, "size_hints"):
-        warnings.warn(f"{type(raw).__name__} has no size_hints(); preparing every item to size it", DataWarning)
-        return np.array([_measured(raw[i], source_tokenizer, target_tokenizer) for i in range(len(raw))])
-    hints = [np.asarray(h, dtype=np.float64) for h in raw.size_hints()]
-    picked = np.random.default_rng(seed).permutation(len(raw))[:sample]
-    sides = []
-    for side, (tokenizer, hint) in enumerate(zip((source_tokenizer, target_tokenizer), hints)):
-        if isinstance(tokenizer, TextOutput):  # subword/character counts are cheap: measure them all
-            sides.append(np.array([_size(tokenizer, raw[i][side]) for i in range(len(raw))], dtype=np.float64))
-        else:
-            sides.append(hint * _ratio(raw, picked, side, hint, tokenizer))
-    sizes = np.maximum(*sides)
-    return np.maximum(np.ceil(sizes), 1).astype(np.int64)
-
-
-def _ratio(raw: Dataset, picked: np.ndarray, side: int, hints: np.ndarray, tokenizer: Tokenizer) -> float:
-    measured, hinted = 0.0, 0.0
-    for index in picked.tolist():
-        try:
-            measured += tokenizer.size(tokenizer.prepare(raw[index][side]))
-        except SKIPPED_ERRORS:
-            continue
-        hinted += hints[index]
-    return measured / hinted if hinted > 0 else 1.0
-
-
-def _size(tokenizer: Tokenizer, raw: Any) -> int:
-    try:
-        return tokenizer.size(tokenizer.prepare(raw))
-    except SKIPPED_ERRORS:
-        return 1
-
-
-def _measured(item: tuple, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer) -> int:
-    try:
-        source, target = source_tokenizer.prepare(item[0]), target_tokenizer.prepare(item[1])
-    except SKIPPED_ERRORS:
-        return 1
-    return max(source_tokenizer.size(source), target_tokenizer.size(target), 1)
-
-
 class DataModule(L.LightningDataModule):
-    """Train/valid/test raw datasets served as ``(source Batch, target Batch)`` tuples.
+    """Train/valid/test raw datasets served as batches of named fields, ``{"source": Batch, ...}``.
 
     Batches hold ``batch_size`` items, or, when ``max_tokens`` is set, as many similar-length
-    items as fit ``max(size) x count <= max_tokens`` (sizes from ``estimate_sizes``). Both
-    paths shard across the trainer's processes (DDP) themselves. The tokenizers are attached
-    after they were fitted on ``self.train.sources()`` / ``self.train.targets()``; a valid or
-    test split given here whose targets the target tokenizer does not know (a label never seen
-    in training) is an error then. Items of a split-off valid split are skipped instead.
+    items as fit ``max(size) x count <= max_tokens`` (sizes from ``estimate_sizes``, the largest
+    over the task's fields). Both paths shard across the trainer's processes (DDP) themselves.
+    The task's tokenizers, one per field, are attached after they were fitted on the training
+    split (``column``); a valid or test split given here with values a tokenizer does not know
+    (a label never seen in training) is an error then. Items of a split-off valid split are
+    skipped instead.
 
     Items that fail to prepare (a corrupt image, an unreadable audio file) are skipped; the
     ``ReportSkippedItems`` callback has ``warn_skipped`` report them once per split at the end
@@ -107,6 +47,8 @@ class DataModule(L.LightningDataModule):
         valid_fraction: the share of ``train`` held out when ``valid`` is None (0 for none).
         seed: the seed for the split and the shuffling.
         pin_memory: pin batches in page-locked memory (GPU training).
+        fields: the data field a task field reads where the names differ, task field -> data
+            field (``{"text": "target"}``: a language model on the target side of parallel text).
     """
 
     def __init__(
@@ -120,6 +62,7 @@ class DataModule(L.LightningDataModule):
         valid_fraction: float = 0.05,
         seed: int = 0,
         pin_memory: bool = False,
+        fields: Mapping[str, str] | None = None,
     ):
         super().__init__()
         self._given_splits = [name for name, split in (("valid", valid), ("test", test)) if split is not None]
@@ -128,25 +71,30 @@ class DataModule(L.LightningDataModule):
         self.train, self.valid, self.test = train, valid, test
         self.batch_size, self.max_tokens, self.num_workers = batch_size, max_tokens, num_workers
         self.seed, self.pin_memory = seed, pin_memory
-        self.source_tokenizer: Tokenizer | None = None
-        self.target_tokenizer: Tokenizer | None = None
+        self.renamed = dict(fields or {})
+        self.tokenizers: dict[str, Tokenizer] = {}
         self._sizes: dict[int, np.ndarray] = {}
         self._prepared: dict[str, PreparedDataset] = {}  # the datasets of the loaders made last, by split
         self.skipped = SkippedItems()
 
-    def attach(self, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer) -> None:
-        """Set the (fitted) tokenizers whose ``prepare``/``collate`` build the batches.
+    def column_of(self, field: str) -> str:
+        """The data field that task field ``field`` reads."""
+        return self.renamed.get(field, field)
+
+    def attach(self, tokenizers: Mapping[str, Tokenizer]) -> None:
+        """Set the (fitted) tokenizers of the task's fields, whose ``prepare``/``collate`` build the batches.
 
         Args:
-            source_tokenizer: the input-side tokenizer.
-            target_tokenizer: the output-side tokenizer (text or labels).
+            tokenizers: task field -> its tokenizer.
         """
-        self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
+        self.tokenizers = dict(tokenizers)
         self._sizes.clear()
         for name in self._given_splits:  # e.g. a test label never seen in training: fail now, not skip it
             split = getattr(self, name)
             origin = getattr(split, "path", None) or getattr(split, "root", None)
-            target_tokenizer.check(split.targets(), f"the {name} split" + (f" ({origin})" if origin else ""))
+            where = f"the {name} split" + (f" ({origin})" if origin else "")
+            for field, tokenizer in self.tokenizers.items():
+                tokenizer.check(split.column(self.column_of(field)), where)
 
     def setup(self, stage: str) -> None:
         # The loaders shard batches across processes themselves (token budgets, exact resume);
@@ -184,10 +132,10 @@ class DataModule(L.LightningDataModule):
             self.warn_skipped(split)
 
     def _loader(self, raw: Dataset, split: str) -> DataLoader:
-        if self.source_tokenizer is None or self.target_tokenizer is None:
-            raise RuntimeError("call DataModule.attach(source_tokenizer, target_tokenizer) before asking for data")
+        if not self.tokenizers:
+            raise RuntimeError("call DataModule.attach(tokenizers) before asking for data")
         training = split == "train"
-        prepared = self._prepared[split] = PreparedDataset(raw, self.source_tokenizer, self.target_tokenizer)
+        prepared = self._prepared[split] = PreparedDataset(raw, self.tokenizers, self.renamed)
         options = dict(
             collate_fn=prepared.collate, num_workers=self.num_workers, pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
@@ -216,7 +164,7 @@ class DataModule(L.LightningDataModule):
 
     def _item_sizes(self, raw: Dataset) -> np.ndarray:
         if id(raw) not in self._sizes:
-            self._sizes[id(raw)] = estimate_sizes(raw, self.source_tokenizer, self.target_tokenizer, seed=self.seed)
+            self._sizes[id(raw)] = estimate_sizes(raw, self.tokenizers, self.renamed, seed=self.seed)
         return self._sizes[id(raw)]
 
     def _replicas(self) -> tuple[int, int]:

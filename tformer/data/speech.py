@@ -83,7 +83,7 @@ def espeak_digits(
         test_size: test utterances.
         seed: the seed of texts and voices.
     Returns:
-        Items ``(wav path, target)``.
+        Items ``{"source": wav path, "target": the label_key value}``.
     """
     folder = prepared_folder("espeak_digits", root, train_size=train_size, valid_size=valid_size,
                              test_size=test_size, seed=seed)
@@ -106,7 +106,7 @@ def espeak_sentences(
         test_size: test utterances.
         seed: the seed of texts and voices.
     Returns:
-        Items ``(wav path, text)``.
+        Items ``{"source": wav path, "target": text}``.
     """
     folder = prepared_folder("espeak_sentences", root, train_size=train_size, valid_size=valid_size,
                              test_size=test_size, seed=seed)

@@ -27,7 +27,7 @@ class ParallelTextDataset(RawDataset):
         on_bad_line: "skip", "truncate" or "error".
     """
 
-    source_kind, target_kind = TEXT, TEXT
+    fields = {"source": TEXT, "target": TEXT}
 
     def __init__(
         self,
@@ -45,7 +45,7 @@ class ParallelTextDataset(RawDataset):
         else:
             rows = self._read_aligned(source_path, target_path)
             bad = BadLines(self.files, on_bad_line)
-        super().__init__(self._check_pairs(rows, bad))
+        super().__init__(_columns(self._check_pairs(rows, bad)))
         bad.warn()
         self.bad_lines = bad.count
 
@@ -104,13 +104,13 @@ class LabeledTextDataset(RawDataset):
         on_bad_line: "error", "skip" or "truncate".
     """
 
-    source_kind, target_kind = TEXT, LABEL
+    fields = {"source": TEXT, "target": LABEL}
 
     def __init__(self, path: str | PathLike, max_chars: int = 1000, on_bad_line: str = "error"):
         self.path = require_path(path, "a TSV file with lines 'text<TAB>label'")
         self.max_chars = max_chars
         bad = BadLines(str(self.path), on_bad_line)
-        super().__init__(self._parse(read_lines(self.path), bad))
+        super().__init__(_columns(self._parse(read_lines(self.path), bad)))
         bad.warn()
         self.bad_lines = bad.count
 
@@ -131,10 +131,14 @@ class LabeledTextDataset(RawDataset):
                 pairs.append((text[: self.max_chars], label))
         return pairs
 
-    def size_hints(self) -> tuple[list[float], list[float]]:
+    def size_hints(self) -> dict[str, list[float]]:
         """Characters per text, and 1 per label (see ``RawDataset.size_hints``)."""
-        return [float(len(text)) for text, _ in self.pairs], [1.0] * len(self.pairs)
+        return {"source": [float(len(text)) for text in self.column("source")], "target": [1.0] * len(self)}
 
     def labels(self) -> list[str]:
         """The distinct labels, sorted."""
-        return sorted(set(self.targets()))
+        return sorted(set(self.column("target")))
+
+
+def _columns(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    return {"source": [source for source, _ in pairs], "target": [target for _, target in pairs]}

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
+from ..tokenizers import ImageLayout
 from .figures import new_figure, save_figure
 from .weights import AttentionMaps, attention_for_input
 
@@ -54,19 +55,20 @@ def _matrix_grid(panel: SubFigure, weights: list[Tensor], layers: list[int], hea
     panel.suptitle(title, fontsize=11, fontweight="bold")
 
 
-def _cls_attention(weights: Tensor, n_prefix: int, grid: tuple[int, int]) -> Tensor:
-    # (H, 1 + N, 1 + N) -> (H, rows, cols): from [CLS], or the mean over queries without one.
-    received = weights[:, 0, n_prefix:] if n_prefix else weights.mean(dim=1)
-    return received.reshape(weights.size(0), *grid)
+def _cls_attention(weights: Tensor, layout: ImageLayout) -> Tensor:
+    # (H, P + N, P + N) -> (H, rows, cols): from [CLS], or the mean over queries without one.
+    received = weights[:, 0, layout.n_prefix:] if layout.n_prefix else weights.mean(dim=1)
+    return received.reshape(weights.size(0), *layout.grid)
 
 
 def _overlay_grid(panel: SubFigure, maps: AttentionMaps, layers: list[int], heads: list[int], title: str) -> None:
-    image = maps.image.float()
+    layout = maps.layout
+    image = layout.image.float()
     image = ((image - image.min()) / (image.max() - image.min()).clamp(min=1e-6)).permute(1, 2, 0).numpy()
     height, width = image.shape[:2]
     axes = panel.subplots(len(layers), len(heads), squeeze=False)
     for i, layer in enumerate(layers):
-        heat = _cls_attention(maps.encoder[layer], maps.n_prefix, maps.grid)
+        heat = _cls_attention(maps.encoder[layer], layout)
         for j, head in enumerate(heads):
             ax = axes[i, j]
             extent = (0, width, height, 0)  # the same for both, so the patch grid lies on the pixels
@@ -74,20 +76,20 @@ def _overlay_grid(panel: SubFigure, maps: AttentionMaps, layers: list[int], head
             ax.imshow(heat[head].numpy(), cmap="inferno", alpha=0.55, extent=extent, interpolation="nearest")
             ax.set_title(f"layer {layer} · head {head}", fontsize=9)
             ax.set_axis_off()
-    source = "[CLS]" if maps.n_prefix else "all patches (mean; no [CLS])"
+    source = "[CLS]" if layout.n_prefix else "all patches (mean; no [CLS])"
     panel.suptitle(f"{title}\nfrom {source} over the patches, each panel scaled to its maximum",
                    fontsize=11, fontweight="bold")
 
 
 def _sections(maps: AttentionMaps, layer: int | None, heads: list[int]) -> list[tuple[int, Callable[[SubFigure], None]]]:
     # (rows of panels, draw(subfigure)) per attention kind; each kind selects within its own depth.
-    src = maps.source_labels
+    src = maps.input_labels
     encoder = select(len(maps.encoder), layer, "layer")
-    if maps.image is not None:
+    if maps.layout is not None:
         draw = partial(_overlay_grid, maps=maps, layers=encoder, heads=heads, title="encoder self-attention")
     else:
         draw = partial(_matrix_grid, weights=maps.encoder, layers=encoder, heads=heads, rows=src, cols=src,
-                       title="encoder self-attention", xlabel=maps.source_unit)
+                       title="encoder self-attention", xlabel=maps.input_unit)
     sections = [(len(encoder), draw)]
     if maps.decoder:
         decoder = select(len(maps.decoder), layer, "layer")
@@ -97,7 +99,7 @@ def _sections(maps: AttentionMaps, layer: int | None, heads: list[int]) -> list[
                                                **common)))
         sections.append((len(decoder), partial(_matrix_grid, weights=maps.cross, rows=maps.target_outputs, cols=src,
                                                title="decoder cross-attention (rows: produced tokens)",
-                                               xlabel=maps.source_unit, **common)))
+                                               xlabel=maps.input_unit, **common)))
     return sections
 
 
@@ -112,8 +114,8 @@ def attention_figure(maps: AttentionMaps, layer: int | None = None, head: int | 
     """
     heads = select(maps.encoder[0].size(0), head, "head")
     sections = _sections(maps, layer, heads)
-    longest = max(len(maps.source_labels), len(maps.target_inputs))
-    panel = 2.6 if longest <= 16 or maps.image is not None else 3.4
+    longest = max(len(maps.input_labels), len(maps.target_inputs))
+    panel = 2.6 if longest <= 16 or maps.layout is not None else 3.4
     rows = [n for n, _ in sections]
     figure = new_figure(max(6.0, 1.2 + panel * len(heads)), sum(0.9 + panel * n for n in rows) + 0.4)
     subfigures = figure.subfigures(len(sections), 1, height_ratios=[0.9 + panel * n for n in rows], squeeze=False)
@@ -127,7 +129,8 @@ def attention_figure(maps: AttentionMaps, layer: int | None = None, head: int | 
 
 def plot_attention(task: Any, raw: str, path: str | Path, layer: int | None = None, head: int | None = None,
                    beam_size: int | None = None) -> Path:
-    """Draw the attention of ``task`` on one raw input (text, image path or audio path) into ``path``.
+    """Draw the attention of ``task`` on one raw input of its input field (text, image path or
+    audio path) into ``path``.
 
     Args:
         task: a loaded task (``tformer.load``).

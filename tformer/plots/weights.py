@@ -1,4 +1,10 @@
-"""Attention weights of a trained task for one input, with labels for the axes."""
+"""Attention weights of a trained task for one input, with labels for the axes.
+
+The input field's tokenizer says what its positions are (``position_labels``, ``position_unit``,
+``image_layout``); the output field's text tokenizer names the decoded tokens (``token_labels``).
+Drawn for the tasks whose core is an ``Encoder`` (classification) or an ``EncoderDecoder``
+(translation, ASR).
+"""
 
 from __future__ import annotations
 
@@ -7,117 +13,90 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..tokenizers import SPECIAL_TOKENS, TextOutput
+from ..core import Encoder, EncoderDecoder
+from ..tokenizers import ImageLayout
 
-__all__ = ["AttentionMaps", "collect_attention", "attention_for_input", "token_labels", "prepare_input", "batch_item"]
+__all__ = ["AttentionMaps", "collect_attention", "attention_for_input", "prepare_input"]
 
 
 @dataclass
 class AttentionMaps:
     """Per-layer attention weights of one example, already on the CPU.
 
-    ``encoder[l]`` is (H, S, S); for encoder-decoder tasks ``decoder[l]`` is (H, T, T) and
-    ``cross[l]`` (H, T, S) over the decoded output, teacher-forced from ``<bos>``.
+    ``encoder[l]`` is (H, S, S) over the S positions of the input field; for encoder-decoder
+    tasks ``decoder[l]`` is (H, T, T) and ``cross[l]`` (H, T, S) over the decoded output,
+    teacher-forced from ``<bos>``.
     """
 
     encoder: list[Tensor]
-    source_labels: list[str]
+    input_labels: list[str]  # one per input position
+    input_unit: str = "position"  # what one input position is, for the axis label ("source token")
+    layout: ImageLayout | None = None  # where the input positions lie on an image, for image inputs
     decoder: list[Tensor] = field(default_factory=list)
     cross: list[Tensor] = field(default_factory=list)
     target_inputs: list[str] = field(default_factory=list)  # <bos> y1 .. yn: decoder queries and keys
     target_outputs: list[str] = field(default_factory=list)  # y1 .. yn <eos>: what each query produced
-    image: Tensor | None = None  # (C, H, W) prepared image, for image sources
-    grid: tuple[int, int] | None = None  # patch rows and columns, for image sources
-    n_prefix: int = 0  # tokens before the patches ([CLS])
     output: str | None = None  # decoded text or predicted label
-    source_unit: str = "source token"  # what one source position is, for the axis label
 
 
-def token_labels(tokenizer: Any, ids: list[int]) -> list[str]:
-    """Readable token strings: subwords for BPE ("▁" starts a word), characters, special names."""
-    hf = getattr(tokenizer, "hf_tokenizer", None)
-    if hf is not None:
-        return [hf.id_to_token(i) or "?" for i in ids]
-    chars = getattr(tokenizer, "chars", None)
-    labels = []
-    for i in ids:
-        if i < len(SPECIAL_TOKENS):
-            labels.append(SPECIAL_TOKENS[i])
-        elif chars is not None and i - len(SPECIAL_TOKENS) < len(chars):
-            labels.append(chars[i - len(SPECIAL_TOKENS)].replace(" ", "␣"))
-        else:
-            labels.append(tokenizer.decode([i]) or str(i))
-    return labels
+def _encoder(task: Any) -> nn.Module:
+    # The encoder whose weights are drawn; other cores (a decoder-only stack) are not drawn yet.
+    if isinstance(task.core, EncoderDecoder):
+        return task.core.encoder
+    if isinstance(task.core, Encoder):
+        return task.core
+    raise ValueError(f"attention maps are drawn for classification and encoder-decoder tasks; {type(task).__name__} "
+                     f"(a {type(task.core).__name__} core) is not supported yet")
 
 
 def prepare_input(task: Any, raw: Any) -> Tensor:
-    """Prepare one raw input for the task's source: text, or an image or audio path (or array)."""
-    source = task.source
-    if not isinstance(source, TextOutput) and isinstance(raw, (str, Path)) and not Path(raw).is_file():
-        kind = "an image" if hasattr(source, "patch_size") else "an audio"
-        raise FileNotFoundError(f"--input {raw}: no such file; this checkpoint's source takes {kind} file path")
-    return source.prepare(raw)
-
-
-def batch_item(source: Any, values: Tensor, lengths: Tensor, index: int) -> Tensor:
-    """Item ``index`` of a collated batch, as ``source.prepare`` gave it (padding cut off)."""
-    if hasattr(source, "patch_size"):  # images share one size; lengths count tokens, not rows
-        return values[index]
-    return values[index, : int(lengths[index])]
-
-
-def _source_labels(task: Any, prepared: Tensor, length: int) -> list[str]:
-    source = task.source
-    if isinstance(source, TextOutput):
-        return token_labels(source, prepared.tolist())
-    if hasattr(source, "patch_size"):
-        rows, cols = source.grid  # prepare() resizes every image to the training size
-        return ["[CLS]"] * source.n_prefix + [f"{r},{c}" for r in range(rows) for c in range(cols)]
-    return [str(i) for i in range(length)]  # audio: subsampled frame index
+    """Prepare one raw input for the task's input field: text, or a media file path (or an array)."""
+    tokenizer = task.fields[task.input_field]
+    suffixes = tokenizer.file_suffixes
+    if suffixes and isinstance(raw, (str, Path)) and not Path(raw).is_file():
+        raise FileNotFoundError(f"--input {raw}: no such file; this checkpoint's {task.input_field} field reads "
+                                f"{', '.join(suffixes)} files")
+    return tokenizer.prepare(raw)
 
 
 @torch.no_grad()
-def collect_attention(task: Any, prepared: Tensor, beam_size: int = 1) -> AttentionMaps:
+def collect_attention(task: Any, prepared: Tensor, generator: Any = None) -> AttentionMaps:
     """Encoder (and decoder) attention of ``task`` for one prepared input.
 
     Args:
-        task: a trained task (classification, translation or ASR), in eval mode.
-        prepared: ``task.source.prepare(raw)`` output, one item.
-        beam_size: search width for the output the decoder maps are drawn over (1 = greedy).
+        task: a trained classification or encoder-decoder task, in eval mode.
+        prepared: one item as the input field's tokenizer ``prepare``s it.
+        generator: what decodes the output the decoder maps are drawn over; None: the task's own.
     Returns:
         The maps, on the CPU.
     """
-    batch = task.source.collate([prepared]).to(task.device)
-    x, mask = task.source(batch.values, batch.lengths)
-    encoder = task.core.encoder if hasattr(task.core, "decoder") else task.core
+    encoder, name = _encoder(task), task.input_field
+    tokenizer = task.fields[name]
+    batch = tokenizer.collate([prepared]).to(task.device)
+    x, mask = tokenizer(batch.values, batch.lengths)
     memory, weights = encoder(x, mask, need_weights=True)
-    maps = AttentionMaps([w[0].float().cpu() for w in weights], _source_labels(task, prepared, x.size(1)))
-    if hasattr(task.source, "features"):  # audio: positions are subsampled frames
-        seconds = task.source.features.hop_length / task.source.features.sample_rate * 4  # x4 conv subsampling
-        maps.source_unit = f"encoder frame ({seconds * 1000:.0f} ms each)"
-    if hasattr(task.source, "patch_size"):
-        maps.source_unit = "patch (row, column)"
-        maps.image, maps.grid, maps.n_prefix = prepared.cpu(), tuple(task.source.grid), task.source.n_prefix
-    if hasattr(task.core, "decoder"):
-        _add_decoder_maps(task, maps, memory, mask, beam_size)
+    maps = AttentionMaps([w[0].float().cpu() for w in weights], tokenizer.position_labels(prepared, x.size(1)),
+                         f"{name} {tokenizer.position_unit}", tokenizer.image_layout(prepared))
+    if encoder is task.core:
+        maps.output = task.infer({name: batch})[0]
     else:
-        maps.output = task.infer(batch)[0]
+        _add_decoder_maps(task, maps, memory, mask, generator)
     return maps
 
 
-def _add_decoder_maps(task: Any, maps: AttentionMaps, memory: Tensor, mask: Tensor, beam_size: int) -> None:
+def _add_decoder_maps(task: Any, maps: AttentionMaps, memory: Tensor, mask: Tensor, generator: Any) -> None:
     # Decode first, then one teacher-forced pass over <bos> + the output to get every weight at once.
     target = task.target
-    ids = task.search(memory, mask, beam_size)[0]
+    ids = task.search({"memory": memory, "memory_pad_mask": mask}, generator)[0]
     inputs = torch.tensor([[target.bos_id] + ids], device=memory.device)  # (1, T)
     y, _ = target(inputs, torch.tensor([inputs.size(1)], device=memory.device))
     _, weights = task.core.decoder(y, memory, mask, need_weights=True)
     maps.decoder = [w[0][0].float().cpu() for w in weights]
     maps.cross = [w[1][0].float().cpu() for w in weights]
-    maps.target_inputs = token_labels(target, [target.bos_id] + ids)
-    maps.target_outputs = token_labels(target, ids + [target.eos_id])
+    maps.target_inputs = target.token_labels([target.bos_id] + ids)
+    maps.target_outputs = target.token_labels(ids + [target.eos_id])
     maps.output = target.decode(ids)
 
 
@@ -127,11 +106,13 @@ def attention_for_input(task: Any, raw: Any, beam_size: int | None = None) -> At
     Args:
         task: a loaded task.
         raw: the input, as ``task.predict`` takes it.
-        beam_size: search width; ``None`` uses the task's own (what ``predict`` would do).
+        beam_size: search width; ``None`` decodes with the task's own generator (what ``predict`` does).
     """
-    if beam_size is None:
-        beam_size = int(task.hparams.get("beam_size", 1))
+    _encoder(task)  # an unsupported task fails before its input is read
+    generator = task.generator
+    if beam_size is not None and generator is not None:
+        generator = generator.with_beam_size(beam_size)
     prepared = prepare_input(task, raw)
-    if task.source.size(prepared) == 0:
+    if task.fields[task.input_field].size(prepared) == 0:
         raise ValueError(f"--input {raw!r} is empty after tokenizing; give a non-empty input")
-    return collect_attention(task.eval(), prepared, beam_size)
+    return collect_attention(task.eval(), prepared, generator)

@@ -1,13 +1,14 @@
 """Modality plug-ins. Importing this package registers the built-in tokenizers."""
 
 from .audio import AudioFbankTokenizer
-from .base import Batch, TextOutput, Tokenizer, build_positions, lengths_to_pad_mask, pad_sequences
+from .base import Batch, ImageLayout, TextOutput, Tokenizer, build_positions, lengths_to_pad_mask, pad_sequences
 from .image import ImagePatchTokenizer
 from .label import LabelTokenizer
 from .text import SPECIAL_TOKENS, TextBpeTokenizer, TextCharTokenizer
 
 __all__ = [
     "Batch",
+    "ImageLayout",
     "Tokenizer",
     "TextOutput",
     "pad_sequences",

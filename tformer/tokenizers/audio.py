@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from ..core.positions import embedding_scale
 from ..kinds import AUDIO
 from ..registry import TOKENIZERS
-from .base import Tokenizer, build_positions, lengths_to_pad_mask
+from .base import Batch, Tokenizer, build_positions, lengths_to_pad_mask
 
 __all__ = ["AudioFbankTokenizer", "LogMelFeatures", "Conv2dSubsampling", "read_audio"]
 
@@ -79,6 +79,8 @@ class Conv2dSubsampling(nn.Module):
         d_model: output width.
         channels: convolution channels (ESPnet uses ``d_model``).
     """
+
+    factor = 4  # input frames per output frame
 
     def __init__(self, n_mels: int, d_model: int, channels: int):
         super().__init__()
@@ -169,6 +171,18 @@ class AudioFbankTokenizer(Tokenizer):
         if wave.dim() != 1 or wave.numel() == 0:
             raise ValueError(f"{name}: expected a non-empty 1-D or (channels, samples) waveform, got {tuple(wave.shape)}")
         return self.features(wave, int(rate), name)
+
+    @property
+    def position_unit(self) -> str:
+        """An encoder frame, with the time it spans (the hop times the subsampling)."""
+        ms = 1000 * self.features.hop_length / self.features.sample_rate * Conv2dSubsampling.factor
+        return f"encoder frame ({ms:.0f} ms each)"
+
+    def example_inputs(self, batch: int = 2) -> Batch:
+        """Made-up clips of noise, 0.8 s, 0.6 s, ... long (never shorter than the subsampling takes)."""
+        rate, draws = self.features.sample_rate, torch.Generator().manual_seed(0)
+        seconds = [max(0.8 - 0.2 * i, self.features.min_seconds()) for i in range(batch)]
+        return self.collate([self.prepare(0.1 * torch.randn(round(s * rate), generator=draws)) for s in seconds])
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """(B,) frame counts -> (B,) lengths after the x4 subsampling."""

@@ -8,10 +8,18 @@ import torch
 from torch import Tensor, nn
 
 from ..core.config import RecordsArguments
-
 from ..core.positions import LearnedPositions, SinusoidalPositions
+from ..kinds import AUDIO, IMAGE, TEXT, describe
 
-__all__ = ["Batch", "Tokenizer", "TextOutput", "pad_sequences", "lengths_to_pad_mask", "build_positions"]
+__all__ = ["Batch", "ImageLayout", "Tokenizer", "TextOutput", "MEDIA_SUFFIXES", "pad_sequences",
+           "lengths_to_pad_mask", "build_positions"]
+
+# The files a tokenizer that reads these kinds opens (``Tokenizer.file_suffixes``).
+MEDIA_SUFFIXES = {
+    IMAGE: (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"),
+    AUDIO: (".wav", ".flac", ".ogg", ".mp3"),
+}
+_EXAMPLE_TEXT = "the quick brown fox jumps over the lazy dog"
 
 
 class Batch(NamedTuple):
@@ -22,6 +30,14 @@ class Batch(NamedTuple):
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(self.values.to(device), self.lengths.to(device))
+
+
+class ImageLayout(NamedTuple):
+    """How the positions of one image lie on it, for pictures drawn over the image."""
+
+    image: Tensor  # (C, H, W) as prepared
+    grid: tuple[int, int]  # patch rows and columns
+    n_prefix: int  # positions before the patches ([CLS])
 
 
 def pad_sequences(items: Sequence[Tensor], pad_value: float | int = 0) -> Batch:
@@ -81,6 +97,44 @@ class Tokenizer(RecordsArguments, nn.Module):
     def needs_fit(self) -> bool:
         return False
 
+    # -- what prediction, export and pictures ask ----------------------------------------------------
+    @property
+    def file_suffixes(self) -> tuple[str, ...]:
+        """Suffixes of the media files ``prepare`` opens, from ``reads`` (image and audio files).
+
+        Empty for a tokenizer of text (the default): ``tformer-predict`` then reads a file of
+        inputs one per line, each line a raw item; otherwise each line is a file path.
+        """
+        return tuple(suffix for kind in (self.reads or ()) for suffix in MEDIA_SUFFIXES.get(kind, ()))
+
+    varies_in_length: bool = True  # values (B, T, ...) of any T; False: a fixed shape past the batch (images)
+
+    def example_inputs(self, batch: int = 2) -> Batch:
+        """Made-up collated inputs of ``batch`` items, of lengths that differ (for export tracing).
+
+        The default prepares texts of different lengths; a tokenizer that reads no text overrides it.
+        """
+        if self.reads is not None and TEXT not in self.reads:
+            raise ValueError(f"{type(self).__name__} reads {describe(self.reads)}: it has no made-up inputs to "
+                             "export with; give it an example_inputs(batch) method")
+        texts = [_EXAMPLE_TEXT[: len(_EXAMPLE_TEXT) - 9 * i] or _EXAMPLE_TEXT[:3] for i in range(batch)]
+        return self.collate([self.prepare(text) for text in texts])
+
+    position_unit: str = "position"  # what one position of ``forward``'s output is, for axis labels
+
+    def position_labels(self, prepared: Tensor, n_positions: int) -> list[str]:
+        """A label for each of the ``n_positions`` positions ``forward`` makes of ``prepared``
+        (one prepared item); the default numbers them."""
+        return [str(i) for i in range(n_positions)]
+
+    def image_layout(self, prepared: Tensor) -> ImageLayout | None:
+        """Where the positions of ``prepared`` lie on an image; None (the default): not an image."""
+        return None
+
+    def batch_item(self, values: Tensor, lengths: Tensor, index: int) -> Tensor:
+        """Item ``index`` of a collated batch, as ``prepare`` gave it (padding cut off)."""
+        return values[index, : int(lengths[index])]
+
 
 class TextOutput(Tokenizer):
     """An output-side (text) tokenizer: vocabulary, step-wise embedding and output projection."""
@@ -102,3 +156,15 @@ class TextOutput(Tokenizer):
     def project(self, hidden: Tensor) -> Tensor:
         """(B, T, d_model) decoder states -> (B, T, vocab_size) logits."""
         raise NotImplementedError
+
+    position_unit = "token"
+
+    def token_labels(self, ids: Sequence[int]) -> list[str]:
+        """A readable string per id: the special tokens by name, others as ``decode`` writes them
+        (a space as "␣")."""
+        special = {self.pad_id: "<pad>", self.bos_id: "<bos>", self.eos_id: "<eos>", self.unk_id: "<unk>"}
+        return [special.get(i) or self.decode([i]).replace(" ", "␣") or str(i) for i in ids]
+
+    def position_labels(self, prepared: Tensor, n_positions: int) -> list[str]:
+        """The tokens of ``prepared`` (one position each)."""
+        return self.token_labels(prepared.tolist())

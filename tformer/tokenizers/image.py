@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 from ..core.positions import sinusoidal_table
 from ..kinds import IMAGE
 from ..registry import TOKENIZERS
-from .base import Batch, Tokenizer
+from .base import Batch, ImageLayout, Tokenizer
 
 __all__ = ["ImagePatchTokenizer", "resample_grid_positions", "sinusoidal_grid"]
 
@@ -94,6 +94,8 @@ class ImagePatchTokenizer(Tokenizer):
     """
 
     reads = (IMAGE,)  # paths, PIL images, arrays or tensors of pixels
+    varies_in_length = False  # prepare resizes every image to image_size
+    position_unit = "patch (row, column)"
 
     def __init__(
         self,
@@ -172,6 +174,24 @@ class ImagePatchTokenizer(Tokenizer):
         """Tokens of one (C, H, W) image: patches plus [CLS]."""
         rows, cols = self._grid(item.shape[-2:])
         return self.n_prefix + rows * cols
+
+    def example_inputs(self, batch: int = 2) -> Batch:
+        """``batch`` made-up images of the training size."""
+        pixels = torch.rand(batch, self.channels, *self.image_size, generator=torch.Generator().manual_seed(0))
+        return self.collate([self.prepare(image) for image in pixels])
+
+    def position_labels(self, prepared: Tensor, n_positions: int) -> list[str]:
+        """[CLS], then "row,column" of each patch."""
+        rows, cols = self._grid(prepared.shape[-2:])
+        return ["[CLS]"] * self.n_prefix + [f"{r},{c}" for r in range(rows) for c in range(cols)]
+
+    def image_layout(self, prepared: Tensor) -> ImageLayout:
+        """The prepared (C, H, W) image, its patch grid and the [CLS] before the patches."""
+        return ImageLayout(prepared.cpu(), self._grid(prepared.shape[-2:]), self.n_prefix)
+
+    def batch_item(self, values: Tensor, lengths: Tensor, index: int) -> Tensor:
+        """Image ``index`` (images share one size; lengths count tokens, not rows)."""
+        return values[index]
 
     def forward(self, values: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, C, H, W) images -> (B, 1 + N, d) vectors and an all-False (B, 1 + N) padding mask."""

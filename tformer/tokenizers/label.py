@@ -31,6 +31,7 @@ class LabelTokenizer(Tokenizer):
     """
 
     reads = (LABEL, TEXT)  # any string can be a class name
+    varies_in_length = False  # one class index per item
 
     def __init__(self, d_model: int | None = None, classes: Sequence[Any] | None = None):
         super().__init__()
@@ -75,6 +76,16 @@ class LabelTokenizer(Tokenizer):
         """(1,) items -> Batch(values (B,), lengths (B,) of ones)."""
         values = torch.cat(list(items))
         return Batch(values, torch.ones_like(values))
+
+    def example_inputs(self, batch: int = 2) -> Batch:
+        """The classes in turn, as a batch of ``batch`` labels."""
+        if not self.classes:
+            raise ValueError("label has no classes yet: call fit(corpus) or load a checkpoint")
+        return self.collate([self.prepare(self.classes[i % self.n_classes]) for i in range(batch)])
+
+    def batch_item(self, values: Tensor, lengths: Tensor, index: int) -> Tensor:
+        """The (1,) class index of item ``index``, as ``prepare`` gives it."""
+        return values[index : index + 1]
 
     def decode(self, index: int | Tensor) -> str:
         """Class index -> class name."""

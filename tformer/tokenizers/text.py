@@ -32,9 +32,11 @@ class _TextEmbedding(TextOutput):
     pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
     reads = (TEXT, LABEL)  # a class name is a short text (caption_fashion_mnist writes garment names)
 
-    def __init__(self, d_model: int, positions: str, max_len: int, dropout: float, tie_output: bool):
+    def __init__(self, d_model: int, positions: str, max_len: int, dropout: float, tie_output: bool,
+                 embedding_std: float | None):
         super().__init__()
         self.d_model = d_model
+        self.embedding_std = d_model**-0.5 if embedding_std is None else embedding_std
         self.tie_output = tie_output
         self.scale = embedding_scale(d_model)
         self.positions = build_positions(positions, d_model, max_len)
@@ -44,8 +46,7 @@ class _TextEmbedding(TextOutput):
 
     def _new_layers(self, n: int) -> tuple[nn.Embedding, nn.Linear | None]:
         embedding = nn.Embedding(n, self.d_model, padding_idx=self.pad_id)
-        # N(0, d^-1/2) so that embedding * sqrt(d) has unit scale (fairseq's init).
-        nn.init.normal_(embedding.weight, std=self.d_model**-0.5)
+        nn.init.normal_(embedding.weight, std=self.embedding_std)
         with torch.no_grad():
             embedding.weight[self.pad_id].zero_()
         return embedding, (None if self.tie_output else nn.Linear(self.d_model, n))
@@ -103,6 +104,9 @@ class TextBpeTokenizer(_TextEmbedding):
         max_len: positions learned when ``positions="learned"``.
         dropout: dropout after embedding + positions.
         tie_output: the output projection shares the embedding weight.
+        embedding_std: the embedding's initial standard deviation; ``None`` is fairseq's d^-1/2
+            (unit scale after the sqrt(d) multiplier). GPT-2's 0.02 starts a tied language model
+            with small logits and trains it faster (benchmarks/RESULTS.md, lm_fortunes).
         lowercase: lowercase before tokenizing.
     """
 
@@ -116,8 +120,9 @@ class TextBpeTokenizer(_TextEmbedding):
         dropout: float = 0.1,
         tie_output: bool = True,
         lowercase: bool = False,
+        embedding_std: float | None = None,
     ):
-        super().__init__(d_model, positions, max_len, dropout, tie_output)
+        super().__init__(d_model, positions, max_len, dropout, tie_output, embedding_std)
         self.target_vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.lowercase = lowercase
@@ -164,6 +169,11 @@ class TextBpeTokenizer(_TextEmbedding):
         """Ids -> text, stopping at the first <eos> and dropping special tokens."""
         return self._fitted().decode(self._content_ids(ids), skip_special_tokens=True)
 
+    def token_labels(self, ids: Sequence[int]) -> list[str]:
+        """The subword of each id ("▁" starts a word; special tokens by name)."""
+        vocabulary = self._fitted()
+        return [vocabulary.id_to_token(i) or str(i) for i in ids]
+
     def get_extra_state(self) -> dict[str, Any]:
         return {"tokenizer": None if self.hf_tokenizer is None else self.hf_tokenizer.to_str()}
 
@@ -182,7 +192,7 @@ class TextCharTokenizer(_TextEmbedding):
         d_model: embedding width.
         alphabet: the characters; ``None`` learns them with ``fit``.
         lowercase: lowercase before mapping (also applied to ``alphabet``).
-        positions, max_len, dropout, tie_output: as for ``TextBpeTokenizer``.
+        positions, max_len, dropout, tie_output, embedding_std: as for ``TextBpeTokenizer``.
     """
 
     def __init__(
@@ -194,8 +204,9 @@ class TextCharTokenizer(_TextEmbedding):
         max_len: int = 1024,
         dropout: float = 0.1,
         tie_output: bool = True,
+        embedding_std: float | None = None,
     ):
-        super().__init__(d_model, positions, max_len, dropout, tie_output)
+        super().__init__(d_model, positions, max_len, dropout, tie_output, embedding_std)
         self.lowercase = lowercase
         self.chars: list[str] = []
         self.index: dict[str, int] = {}

@@ -1,0 +1,144 @@
+"""Decoders of a task's outputs as parts chosen in YAML (``task.generator``): greedy, beam search
+with a length penalty, beam search rescored with a CTC objective, and sampling.
+
+Each drives the task's ``Decoding`` (one ``step(tokens, cache) -> logits`` callable, see
+``tformer.core.decoding``) and returns token ids per input, without the prefix and EOS.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from tformer.core import Decoding, beam_search_nbest, greedy_search, sample
+from tformer.core.config import RecordsArguments
+from tformer.registry import GENERATORS
+
+__all__ = ["Generator", "Greedy", "Beam", "CtcRescoredBeam", "Sampling"]
+
+
+class Generator(RecordsArguments):
+    """Turns a task's ``Decoding`` into token ids; ``needs`` names the objectives it uses."""
+
+    needs: tuple[str, ...] = ()
+
+    def check(self, task: Any, key: str = "task.generator") -> None:
+        """Refuse, when the task is built, a generator that needs an objective the task lacks."""
+        missing = [name for name in self.needs if name not in task.objectives]
+        if missing:
+            raise ValueError(f"{key} ({GENERATORS.name_of(self)}) needs the objective(s) {', '.join(missing)}, which "
+                             f"the task does not train (task.objectives: {', '.join(task.objectives) or 'none'}); "
+                             f"add it, or choose another generator: {', '.join(GENERATORS.names())}")
+
+    def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        """Token ids per input row.
+
+        Args:
+            task: the task (its objectives can score hypotheses).
+            decoding: what to drive.
+            outputs: the task's encoder outputs for the batch (``memory``, ...).
+        """
+        raise NotImplementedError
+
+    def with_beam_size(self, beam_size: int) -> "Generator":
+        """This generator searching ``beam_size`` beams (``tformer-predict beam_size=N``)."""
+        raise ValueError(f"the {GENERATORS.name_of(self)} generator has no beam to resize")
+
+
+@GENERATORS.register("greedy")
+class Greedy(Generator):
+    """The most likely token at each step."""
+
+    def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        return greedy_search(decoding)
+
+    def with_beam_size(self, beam_size: int) -> Generator:
+        return self if beam_size == 1 else Beam(beam_size)
+
+
+@GENERATORS.register("beam")
+class Beam(Generator):
+    """Beam search; finished hypotheses ranked by log-probability / GNMT length penalty.
+
+    Args:
+        beam_size: beams per input (1 is greedy).
+        length_penalty: GNMT alpha (0.6 in the paper's setting).
+    """
+
+    def __init__(self, beam_size: int = 4, length_penalty: float = 0.6):
+        if beam_size < 1:
+            raise ValueError(f"task.generator.beam_size must be at least 1, got {beam_size}")
+        self.beam_size, self.length_penalty = beam_size, length_penalty
+
+    def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        if self.beam_size == 1:
+            return greedy_search(decoding)
+        n_best = beam_search_nbest(decoding, self.beam_size, self.length_penalty)
+        return [hypotheses[0].ids if hypotheses else [] for hypotheses in n_best]
+
+    def with_beam_size(self, beam_size: int) -> Generator:
+        return type(self)(**{**self.init_kwargs, "beam_size": beam_size})
+
+
+@GENERATORS.register("ctc_beam")
+class CtcRescoredBeam(Beam):
+    """Beam search whose finished hypotheses are rescored with a CTC objective's likelihood,
+    ``(1 - λ) · log p_attention + λ · log p_CTC``, which rejects hypotheses whose length or words
+    the input does not support (dropped or repeated words; Watanabe et al. 2017).
+
+    Args:
+        beam_size: beams per input (1: greedy, no rescoring).
+        length_penalty: GNMT alpha.
+        ctc_weight: λ; ``None`` takes the CTC objective's training weight, 0 attention alone.
+        objective: the name of the task's CTC objective.
+    """
+
+    def __init__(self, beam_size: int = 4, length_penalty: float = 0.6, ctc_weight: float | None = None,
+                 objective: str = "ctc"):
+        super().__init__(beam_size, length_penalty)
+        if ctc_weight is not None and not 0.0 <= ctc_weight <= 1.0:
+            raise ValueError(f"task.generator.ctc_weight must be within [0, 1] or null, got {ctc_weight}")
+        self.ctc_weight, self.objective = ctc_weight, objective
+        self.needs = (objective,)
+
+    def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        ctc = task.objectives[self.objective]
+        weight = ctc.weight if self.ctc_weight is None else self.ctc_weight
+        if self.beam_size == 1 or weight == 0.0:
+            return super().generate(task, decoding, outputs)
+        n_best = beam_search_nbest(decoding, self.beam_size, self.length_penalty)
+        rows = [b for b, hypotheses in enumerate(n_best) for _ in hypotheses]
+        ctc_scores = iter(ctc.log_likelihood(outputs, rows, [h.ids for hs in n_best for h in hs]))
+        best = []
+        for hypotheses in n_best:
+            scores = [(1 - weight) * h.log_prob + weight * next(ctc_scores) for h in hypotheses]
+            best.append(hypotheses[max(range(len(scores)), key=scores.__getitem__)].ids if hypotheses else [])
+        return best
+
+
+@GENERATORS.register("sampling")
+class Sampling(Generator):
+    """Each token drawn from the model's distribution, sharpened by ``temperature`` and cut to
+    the ``top_k`` likeliest or the smallest set holding ``top_p`` of the probability.
+
+    Args:
+        temperature: below 1 sharper, above 1 flatter; 0 is greedy.
+        top_k: keep the k likeliest tokens (None: all).
+        top_p: keep the likeliest tokens whose probabilities sum to p (None: all).
+        seed: the seed of the draws; None draws from torch's global generator.
+    """
+
+    def __init__(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                 seed: int | None = None):
+        if temperature < 0 or (top_k is not None and top_k < 1) or (top_p is not None and not 0 < top_p <= 1):
+            raise ValueError(f"task.generator needs temperature >= 0, top_k >= 1 and 0 < top_p <= 1, got "
+                             f"{temperature}, {top_k}, {top_p}")
+        self.temperature, self.top_k, self.top_p, self.seed = temperature, top_k, top_p, seed
+
+    def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        draws = None
+        if self.seed is not None:
+            draws = torch.Generator(device=decoding.prefix.device).manual_seed(self.seed)
+        return sample(decoding, self.temperature, self.top_k, self.top_p, draws)

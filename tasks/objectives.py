@@ -1,0 +1,198 @@
+"""Losses as parts a task is built from, chosen and weighted in YAML (``task.objectives``).
+
+An objective reads named outputs of the task's forward pass (``logits``, ``memory``, ...) and
+fields of the batch, and returns a mean loss; the task adds the objectives up by their weights.
+ASR is an encoder-decoder with ``cross_entropy`` (0.7) and ``ctc`` (0.3), not a subclass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tformer.core.config import RecordsArguments
+from tformer.registry import OBJECTIVES
+from tformer.tokenizers import Batch
+
+__all__ = ["Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "IGNORE"]
+
+IGNORE = -100  # a target position no loss counts (padding), as F.cross_entropy's default
+
+
+class Objective(RecordsArguments, nn.Module):
+    """A weighted loss over named task outputs and batch fields.
+
+    Args:
+        weight: its share of the task's loss.
+    """
+
+    reads: tuple[str, ...] = ()  # the task outputs it needs (checked when the task is built)
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        if weight < 0:
+            raise ValueError(f"an objective's weight must be >= 0, got {weight}")
+        self.weight = weight
+
+    def bind(self, task: Any) -> None:
+        """Make what depends on the task (a head on the core's width and a field's vocabulary)."""
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        raise NotImplementedError
+
+
+@OBJECTIVES.register("cross_entropy")
+class CrossEntropy(Objective):
+    """Label-smoothed cross entropy of ``logits`` (..., V) against ``targets`` (...), positions
+    at ``IGNORE`` left out; the mean over the rest (tokens, or items for a classifier).
+
+    Args:
+        weight: its share of the task's loss.
+        label_smoothing: the paper's 0.1 for translation.
+    """
+
+    reads = ("logits", "targets")
+
+    def __init__(self, weight: float = 1.0, label_smoothing: float = 0.0):
+        super().__init__(weight)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        logits, targets = outputs["logits"], outputs["targets"]
+        return F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), ignore_index=IGNORE,
+                               label_smoothing=self.label_smoothing)
+
+
+@OBJECTIVES.register("ctc")
+class CTC(Objective):
+    """Connectionist temporal classification of a text field from the encoder's ``memory``
+    (Graves et al. 2006), with a linear head of its own; the blank is the field's ``<pad>``.
+    Normalized per token plus one per item, as the cross entropy counts the EOS.
+
+    Args:
+        weight: its share of the task's loss (0.3 in ESPnet's recipes).
+        field: the text field it transcribes.
+    """
+
+    reads = ("memory", "memory_pad_mask")
+
+    def __init__(self, weight: float = 0.3, field: str = "target"):
+        super().__init__(weight)
+        self.field = field
+
+    def bind(self, task: Any) -> None:
+        if self.field not in task.fields:
+            raise ValueError(f"task.objectives.ctc.field={self.field!r} is not a field of the task; its fields: "
+                             f"{', '.join(task.fields)}")
+        self.blank = task.fields[self.field].pad_id
+        self.head = nn.Linear(task.core.d_model, task.fields[self.field].vocab_size)
+
+    def log_probs(self, memory: Tensor) -> Tensor:
+        """(B, T, d) encoder output -> (T, B, V) log-probabilities, in float32 whatever the
+        autocast dtype: half precision overflows CTC's sums."""
+        return self.head(memory).float().log_softmax(-1).transpose(0, 1)
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        memory, mask, target = outputs["memory"], outputs["memory_pad_mask"], batch[self.field]
+        lengths = target.lengths.to(memory.device)
+        total = F.ctc_loss(self.log_probs(memory), target.values, (~mask).sum(1), lengths,
+                           blank=self.blank, reduction="sum", zero_infinity=True)
+        return total / (lengths.sum() + lengths.numel())
+
+    @torch.no_grad()
+    def log_likelihood(self, outputs: Mapping[str, Tensor], rows: list[int], ids: list[list[int]]) -> list[float]:
+        """log p_CTC(ids[i] | input rows[i]) for each hypothesis (``-inf`` where the input is too short).
+
+        Args:
+            outputs: the task's encoder outputs (``memory``, ``memory_pad_mask``) of a batch.
+            rows: the batch row each hypothesis transcribes.
+            ids: the hypotheses' token ids (no BOS or EOS).
+        """
+        if not ids:
+            return []
+        memory, mask = outputs["memory"], outputs["memory_pad_mask"]
+        index = torch.tensor(rows, device=memory.device)
+        log_probs = self.log_probs(memory).index_select(1, index)  # (T, N, V): a column per hypothesis
+        lengths = torch.tensor([len(i) for i in ids], device=memory.device)
+        targets = torch.zeros(len(ids), max(1, int(lengths.max())), dtype=torch.long, device=memory.device)
+        for row, hypothesis in enumerate(ids):
+            targets[row, : len(hypothesis)] = torch.tensor(hypothesis, dtype=torch.long)
+        nll = F.ctc_loss(log_probs, targets, (~mask).sum(1).index_select(0, index), lengths,
+                         blank=self.blank, reduction="none")
+        return (-nll).tolist()
+
+    @torch.no_grad()
+    def best_path(self, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        """Greedy CTC transcripts: the likeliest label per frame, repeats merged, blanks dropped."""
+        blank = self.blank
+        best = self.head(outputs["memory"]).argmax(-1).masked_fill(outputs["memory_pad_mask"], blank).tolist()
+        out = []
+        for row in best:
+            ids, previous = [], blank
+            for token in row:
+                if token != previous and token != blank:
+                    ids.append(token)
+                previous = token
+            out.append(ids)
+        return out
+
+
+@OBJECTIVES.register("contrastive")
+class Contrastive(Objective):
+    """In-batch InfoNCE between two embeddings of each item (van den Oord et al. 2018), both
+    directions: item i's ``query`` embedding should be nearest its own ``document`` embedding.
+
+    Args:
+        weight: its share of the task's loss.
+        query: the output ``<query>_embedding`` (B, d).
+        document: the output ``<document>_embedding`` (B, d).
+        temperature: the softmax temperature over cosine similarities.
+        learn_temperature: learn it (as CLIP does), starting from ``temperature``.
+    """
+
+    def __init__(self, weight: float = 1.0, query: str = "query", document: str = "document",
+                 temperature: float = 0.05, learn_temperature: bool = False):
+        super().__init__(weight)
+        if temperature <= 0:
+            raise ValueError(f"the contrastive temperature must be > 0, got {temperature}")
+        self.reads = (f"{query}_embedding", f"{document}_embedding")
+        log_t = torch.tensor(float(temperature)).log()
+        if learn_temperature:
+            self.log_temperature = nn.Parameter(log_t)
+        else:
+            self.register_buffer("log_temperature", log_t)
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        query, document = (F.normalize(outputs[name].float(), dim=-1) for name in self.reads)
+        logits = query @ document.T / self.log_temperature.exp()  # (B, B)
+        labels = torch.arange(logits.size(0), device=logits.device)
+        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+@OBJECTIVES.register("regression")
+class Regression(Objective):
+    """L1 or L2 distance of predicted frames (B, T, D) to a field's frames, over real frames
+    (text-to-speech mel frames).
+
+    Args:
+        weight: its share of the task's loss.
+        output: the task output holding the prediction.
+        field: the field holding the reference frames.
+        norm: "l1" or "l2".
+    """
+
+    def __init__(self, weight: float = 1.0, output: str = "frames", field: str = "target", norm: str = "l1"):
+        super().__init__(weight)
+        if norm not in ("l1", "l2"):
+            raise ValueError(f"task.objectives.regression.norm must be 'l1' or 'l2', got {norm!r}")
+        self.reads, self.field, self.norm = (output,), field, norm
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        predicted, reference = outputs[self.reads[0]].float(), batch[self.field]
+        target = reference.values.float()
+        keep = torch.arange(target.size(1), device=target.device)[None, :] < reference.lengths.to(target.device)[:, None]
+        error = (predicted - target).abs() if self.norm == "l1" else (predicted - target) ** 2  # (B, T, D)
+        return error[keep].mean()
