@@ -11,6 +11,7 @@ tokenizer; see ``tformer.kinds``): nothing is instantiated, prepared or fitted.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
 from hydra import initialize_config_dir
@@ -70,14 +71,7 @@ def _check_generator(cfg: DictConfig) -> None:
     objectives = {name: part for name, part in configured.items() if part is not None}
     check = getattr(generator, "check", None)
     if check is not None:
-        check(_Configured(objectives))
-
-
-class _Configured:
-    """What ``Generator.check`` reads of a task, from its config: the objectives' names."""
-
-    def __init__(self, objectives: Mapping[str, Any]):
-        self.objectives = objectives
+        check(SimpleNamespace(objectives=objectives))  # what Generator.check reads of a task
 
 
 def _target(cfg: DictConfig, key: str) -> Any:
