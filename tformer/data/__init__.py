@@ -8,6 +8,7 @@ from tformer.data.builtin import BUILTINS, Builtin, data_root, prepared_folder
 from tformer.data.datasets import PreparedDataset, RawDataset, RawSubset, split_off
 from tformer.data.errors import DataError, DataWarning
 from tformer.data.fashion_mnist import fashion_mnist
+from tformer.data.fillets_speech import FilletsSpeechDataset, fillets_speech
 from tformer.data.fortunes import FortunesDataset, fortunes
 from tformer.data.freedict import freedict_de_en
 from tformer.data.images import FASHION_MNIST_CLASSES, IdxImageDataset, ImageFolderDataset, read_idx, write_idx
@@ -25,5 +26,5 @@ __all__ = [
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",
-    "FortunesDataset", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
+    "FortunesDataset", "FilletsSpeechDataset", "fillets_speech", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
 ]

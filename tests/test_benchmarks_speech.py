@@ -1,0 +1,74 @@
+"""The real-speech benchmarks: the Conformer peer of the fillets ASR recipes, and the cascade comparison."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from tformer.cli import CONFIG_DIR
+from tests.data.fillets_fixture import make_game
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def benchmarks(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))  # benchmarks/ is a folder of the repository, not a package
+
+
+def _recipe_parameters(experiment: str, corpus: list[str]) -> int:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", "run_dir=/tmp/unused"])
+    fields = {name: instantiate(spec, _convert_="all") for name, spec in cfg.task.fields.items()}
+    fields["target"].fit(corpus)
+    core = instantiate(cfg.task.core)
+    ctc = cfg.model.d_model * fields["target"].vocab_size + fields["target"].vocab_size
+    return sum(p.numel() for m in (*fields.values(), core) for p in m.parameters()) + ctc
+
+
+def test_the_peer_counts_the_recipes_parameters_and_trains(benchmarks, tmp_path, monkeypatch):
+    from benchmarks import asr_peer
+
+    corpus = ["jaká divná ryba", "kde je světlo"]
+    args = asr_peer.main.__globals__["argparse"].Namespace(d_model=144, heads=4, layers=6, d_ff=576, conv_channels=32)
+    text = asr_peer.TextCharTokenizer(144)
+    text.fit(corpus)
+    assert asr_peer.recipe_parameters(args, text.vocab_size) == _recipe_parameters("asr_fillets_cs", corpus)
+
+    monkeypatch.setenv("TFORMER_DATA", str(tmp_path / "data"))
+    game = make_game(tmp_path)
+    asr_peer.main(["--quick", "--updates", "4", "--eval-every", "2", "--game-dir", str(game), "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    recipe, peer = summary["parameters"]["recipe"], summary["parameters"]["peer"]
+    assert abs(peer - recipe) / recipe < 0.3  # the nearest Conformer depth at this tiny width
+    assert [point["update"] for point in summary["curve"]] == [2, 4]
+    assert set(summary["test"]) == {"test", "test_unseen"}
+    assert all(0 <= result["cer"] for result in summary["test"].values())
+
+
+class _Lookup:
+    def __init__(self, table):
+        self.table, self.seen = table, []
+
+    def predict(self, inputs):
+        self.seen.append(list(inputs))
+        return [self.table.get(x, "") for x in inputs]
+
+
+def test_the_cascade_feeds_what_the_recognizer_heard_to_the_text_model(benchmarks):
+    from benchmarks import cascade
+
+    audio, transcripts = ["a.wav", "b.wav"], ["jaká divná ryba", "kde je světlo"]
+    english = ["What a strange fish.", "Where is the light?"]
+    asr = _Lookup({"a.wav": "jaká divná ryba", "b.wav": "kde je svetlo"})  # one word misheard
+    mt = _Lookup(dict(zip(transcripts, english)))
+    st = _Lookup({"a.wav": "What a strange fish.", "b.wav": "Where is the light?"})
+    results = cascade.compare(asr, mt, {"end_to_end": st}, audio, transcripts, english)
+    assert mt.seen[0] == ["jaká divná ryba", "kde je svetlo"]  # the cascade translates what was heard
+    assert results["text_model_on_true_transcripts"]["bleu"] == pytest.approx(100.0)
+    assert results["end_to_end"]["bleu"] == pytest.approx(100.0)
+    assert results["cascade"]["asr_wer"] == pytest.approx(1 / 6)
+    assert results["cascade"]["bleu"] == pytest.approx(cascade.bleu(["What a strange fish.", ""], english))
+    assert 0 < results["cascade"]["bleu"] < 100
