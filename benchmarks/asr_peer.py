@@ -2,6 +2,7 @@
 the same clips, features, batches, characters, optimizer, schedule and number of updates.
 
     python -m benchmarks.asr_peer --language cs --updates 1000     # the updates our run made
+    python -m benchmarks.asr_peer --language cs --updates 100000 --minutes 28   # or the same time
     python -m benchmarks.asr_peer --quick --updates 4              # smoke test
 
 The peer gets tformer's audio front-end (log-mel filter banks, SpecAugment, the recipe's
@@ -91,7 +92,14 @@ def train(model, data, text, args, valid) -> tuple[list[dict], float]:
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     schedule = InverseSqrtWarmup(args.d_model, args.warmup, args.scale)
     curve, update, start = [], 0, time.perf_counter()
-    while update < args.updates:
+
+    def over() -> bool:
+        return update >= args.updates or (args.minutes and time.perf_counter() - start > 60 * args.minutes)
+
+    epoch = 0
+    while not over():
+        data.batch_sampler.set_epoch(epoch)  # reshuffled each epoch, as Lightning does for ours
+        epoch += 1
         for batch in data:
             update += 1
             for group in optimizer.param_groups:
@@ -101,16 +109,17 @@ def train(model, data, text, args, valid) -> tuple[list[dict], float]:
             loss = F.ctc_loss(log_probs.transpose(0, 1), targets, lengths, target_lengths, blank=text.pad_id,
                               zero_infinity=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # trainer=cpu's gradient_clip_val
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            if update % args.eval_every == 0 or update == args.updates:
+            done = over()
+            if update % args.eval_every == 0 or done:
                 scores = evaluate(model, valid, text) if valid is not None else {}
                 point = {"update": update, "loss": float(loss.detach()), "minutes": (time.perf_counter() - start) / 60,
                          **{f"val_{k}": v for k, v in scores.items() if k != "example"}}
                 curve.append(point)
                 print(json.dumps(point), flush=True)
-            if update == args.updates:
+            if done:
                 break
     return curve, (time.perf_counter() - start) / 60
 
@@ -124,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--scale", type=float, default=0.5)
+    parser.add_argument("--minutes", type=float, default=0, help="stop after this much training time (0: --updates only)")
     parser.add_argument("--game-dir", default=None, help="the game's data folder (default: the Debian packages')")
     parser.add_argument("--quick", action="store_true", help="a tiny model on a few clips, for the smoke test")
     parser.add_argument("--out", type=Path, default=None, help="folder of summary.json")
