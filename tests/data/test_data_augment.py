@@ -5,7 +5,10 @@ import math
 import pytest
 import torch
 import torchaudio.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
+from tformer.cli import CONFIG_DIR
 from tformer.data import DataModule, RawDataset
 from tformer.data.augment import (
     AddNoise, Augmentations, PitchShift, Reverberation, SpeedPerturbation, Tempo, TelephoneBand, room_impulse,
@@ -127,3 +130,13 @@ def test_only_the_training_split_is_augmented_fresh_each_epoch(tmp_path):
     assert torch.equal(next(iter(repeat.train_dataloader()))["source"].values, epochs[0])  # the same seed, the same run
     with pytest.raises(ValueError, match="data.augment: no task field 'audio'; the task's fields: source, target"):
         DataModule(raw, augment={"audio": data.augment["source"]}).attach({"source": tokenizer, "target": CharIds()})
+
+
+def test_the_voices_recipe_composes_every_step_and_all_three_synthesizers():
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=asr_digits_voices", "run_dir=/tmp/unused"])
+    assert [cfg.data[split].synthesizers for split in ("train", "valid", "test")] == [["espeak", "flite", "festival"]] * 3
+    assert cfg.model.d_model == 144 and cfg.task.objectives.ctc.weight == 0.3  # asr_digits underneath
+    augment = instantiate(cfg.data.augment, _convert_="all")
+    assert [type(step) for step in augment["source"].steps] == [
+        SpeedPerturbation, Tempo, PitchShift, Reverberation, TelephoneBand, AddNoise]
