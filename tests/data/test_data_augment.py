@@ -1,6 +1,7 @@
 """Waveform augmentation against formulas and torchaudio, and only on the training split."""
 
 import math
+import pickle
 
 import pytest
 import torch
@@ -140,3 +141,6 @@ def test_the_voices_recipe_composes_every_step_and_all_three_synthesizers():
     augment = instantiate(cfg.data.augment, _convert_="all")
     assert [type(step) for step in augment["source"].steps] == [
         SpeedPerturbation, Tempo, PitchShift, Reverberation, TelephoneBand, AddNoise]
+    copy = pickle.loads(pickle.dumps(augment["source"]))  # as it travels to spawned workers
+    clip = (_sine(seconds=0.5), RATE)
+    assert torch.equal(copy(clip, _generator())[0], augment["source"](clip, _generator())[0])
