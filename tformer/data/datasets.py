@@ -191,7 +191,7 @@ class PreparedDataset(Dataset):
         for name, tokenizer in self.tokenizers.items():
             raw = item[self.columns[name]]
             try:
-                tokenizer.prepare(raw)
+                tokenizer.prepare(self._augmented(name, raw))
             except SKIPPED_ERRORS as error:
                 return f"item {index}, {name} ({_brief(raw)}): {type(error).__name__}: {error}"
         return f"item {index}: failed once, prepared on a second try"
