@@ -2,7 +2,8 @@
 # Installs the Debian packages the built-in data sets come from, when they are missing.
 # Runs apt-get as root, through sudo otherwise; without either it says what to run and goes on.
 set -euo pipefail
-packages=(dict-freedict-deu-eng dataset-fashion-mnist espeak-ng libsndfile1 fortunes fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl)
+packages=(dict-freedict-deu-eng dataset-fashion-mnist espeak-ng libsndfile1 fortunes
+          flite festival festvox-kallpc16k festvox-us-slt-hts fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -60,6 +60,17 @@ def test_a_new_version_prepares_the_folder_again(tmp_path, toy_builtin):
     assert json.loads((folder / "info.json").read_text())["version"] == 2
 
 
+def test_an_option_added_later_keeps_caches_made_before_it_at_its_default(tmp_path, toy_builtin):
+    folder = prepared_folder("toy", tmp_path)
+    old = BUILTINS["toy"].prepare
+    BUILTINS["toy"] = dataclasses.replace(BUILTINS["toy"], defaults={"size": 2, "fail": False, "colour": ["red"]},
+                                          prepare=lambda folder, colour, **options: old(folder, **options))
+    assert prepared_folder("toy", tmp_path) == folder and toy_builtin == [2]  # not prepared again
+    assert prepared_folder("toy", tmp_path, colour=("red",)) == folder and toy_builtin == [2]
+    other = prepared_folder("toy", tmp_path, colour=["blue"])
+    assert other != folder and other.name.startswith("toy-") and toy_builtin == [2, 2]
+
+
 def test_data_root_from_environment(tmp_path, monkeypatch, toy_builtin):
     monkeypatch.setenv("TFORMER_DATA", str(tmp_path / "env"))
     assert prepared_folder("toy") == tmp_path / "env" / "toy"

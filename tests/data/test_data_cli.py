@@ -36,6 +36,8 @@ def test_list_and_prepare(tmp_path, capsys, toy_builtin):
 @pytest.mark.parametrize("argv, message", [
     (["no_such_set"], "unknown data set 'no_such_set'"),
     (["toy_cli", "--valid-size", "3"], "toy_cli takes no --valid-size"),
+    (["toy_cli", "--synthesizers", "flite"], "toy_cli takes no --synthesizers"),
+    (["espeak_digits", "--synthesizers", "sam"], "synthesizers: unknown 'sam'; known: espeak, flite, festival"),
 ])
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys, toy_builtin, argv, message):
     with pytest.raises(SystemExit) as exit_info:

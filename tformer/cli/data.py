@@ -3,6 +3,7 @@
     tformer-data --list
     tformer-data freedict_de_en [--root DIR] [--force]
     tformer-data espeak_digits --train-size 3000 --valid-size 200 --test-size 300
+    tformer-data espeak_digits --synthesizers espeak flite festival
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="prepare again even if already prepared")
     for option in _SIZE_OPTIONS:
         parser.add_argument("--" + option.replace("_", "-"), type=int, dest=option, help=f"{option} (if it has one)")
+    parser.add_argument("--synthesizers", nargs="+", help="who speaks (espeak_digits, espeak_sentences): espeak flite festival")
     return parser
 
 
@@ -57,7 +59,7 @@ def _counts(info: dict) -> str:
 def _prepare(args: argparse.Namespace) -> None:
     if args.name not in BUILTINS:
         raise DataError(f"unknown data set {args.name!r}; choose one of {', '.join(sorted(BUILTINS))}")
-    options = {k: getattr(args, k) for k in _SIZE_OPTIONS if getattr(args, k) is not None}
+    options = {k: getattr(args, k) for k in (*_SIZE_OPTIONS, "synthesizers") if getattr(args, k) is not None}
     unknown = sorted(set(options) - set(BUILTINS[args.name].defaults))
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)

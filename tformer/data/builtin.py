@@ -43,7 +43,9 @@ class Builtin:
         prepare: ``prepare(folder, **options) -> info`` writes the files into ``folder`` and
             returns what ``info.json`` should record (at least ``{"splits": {split: count}}``).
         defaults: the options and their default values.
-        version: bump when the file layout changes, so old caches are rebuilt.
+        version: bump when the file layout changes, so old caches are rebuilt. A new option whose
+            default reproduces the old files needs no bump: a cache prepared before the option
+            existed counts as prepared with its default.
     """
 
     name: str
@@ -142,7 +144,8 @@ def dataset_folder(builtin: Builtin, root: Path, options: dict[str, Any]) -> Pat
 
 
 def _matches(info: dict[str, Any], builtin: Builtin, options: dict[str, Any]) -> bool:
-    return info.get("version") == builtin.version and info.get("options") == _jsonable(options)
+    recorded = {**_jsonable(builtin.defaults), **info.get("options", {})}  # options added since: defaults
+    return info.get("version") == builtin.version and recorded == _jsonable(options)
 
 
 def _jsonable(options: dict[str, Any]) -> dict[str, Any]:

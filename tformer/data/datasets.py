@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import soundfile
 import torch
@@ -135,12 +135,18 @@ class PreparedDataset(Dataset):
         tokenizers: the task's fields, each with the tokenizer that prepares and collates it.
         columns: the data field each task field reads, where the names differ (``{"text":
             "target"}``: a language model reading the target side of parallel text).
+        augment: per task field, a random transform of its raw values applied before ``prepare``
+            (``tformer.data.augment.Augmentations``); the DataModule gives it to the training split only.
     """
 
-    def __init__(self, raw: Dataset, tokenizers: Mapping[str, Tokenizer], columns: Mapping[str, str] | None = None):
+    def __init__(
+        self, raw: Dataset, tokenizers: Mapping[str, Tokenizer], columns: Mapping[str, str] | None = None,
+        augment: Mapping[str, Callable[[Any], Any]] | None = None,
+    ):
         self.raw = raw
         self.tokenizers = dict(tokenizers)
         self.columns = {name: (columns or {}).get(name, name) for name in self.tokenizers}
+        self.augment = dict(augment or {})
         # Shared memory: a worker's writes are seen here, and a write needs no lock, pipe or queue
         # (a worker never blocks on a full pipe); it travels to spawned workers with the dataset.
         self.failed = torch.zeros(len(raw), dtype=torch.bool).share_memory_()
@@ -157,7 +163,11 @@ class PreparedDataset(Dataset):
 
     def _prepare(self, index: int) -> dict[str, Tensor]:
         item = self.raw[index]
-        return {name: tokenizer.prepare(item[self.columns[name]]) for name, tokenizer in self.tokenizers.items()}
+        return {name: tokenizer.prepare(self._augmented(name, item[self.columns[name]]))
+                for name, tokenizer in self.tokenizers.items()}
+
+    def _augmented(self, name: str, raw: Any) -> Any:
+        return self.augment[name](raw) if name in self.augment else raw
 
     @property
     def failures(self) -> int:
@@ -181,7 +191,7 @@ class PreparedDataset(Dataset):
         for name, tokenizer in self.tokenizers.items():
             raw = item[self.columns[name]]
             try:
-                tokenizer.prepare(raw)
+                tokenizer.prepare(self._augmented(name, raw))
             except SKIPPED_ERRORS as error:
                 return f"item {index}, {name} ({_brief(raw)}): {type(error).__name__}: {error}"
         return f"item {index}: failed once, prepared on a second try"

@@ -1,35 +1,25 @@
 """Speech synthesized with espeak-ng: varied voices, variants, speeds and pitches, resampled to 16 kHz.
 
-Each split is a NeMo JSON-lines manifest (``<split>.jsonl``) with WAV files in ``<split>/``
-(16 kHz, 16-bit PCM). Train, valid and test use disjoint sets of voice variants, so valid and
-test measure speakers never heard in training.
+Train, valid and test use disjoint sets of voice variants, so valid and test measure speakers
+never heard in training (``tformer.data.synthesis`` writes the splits).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import multiprocessing
 import random
-import shutil
 import struct
 import subprocess
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
 import torch
-import torchaudio
 
 from tformer.data.errors import DataError, DataWarning
+from tformer.data.synthesizers import SAMPLE_RATE, Synthesizer, require_program, save_wav
 
-__all__ = ["SAMPLE_RATE", "VOICES", "VARIANTS", "synthesize", "prepare_speech", "available_variants"]
+__all__ = ["SAMPLE_RATE", "VOICES", "VARIANTS", "synthesize", "available_variants", "Espeak"]
 
-SAMPLE_RATE = 16000
-PROCESSES = 2
 VOICES = (
     "en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
 )
@@ -44,14 +34,10 @@ VARIANTS = {
 }
 SPEEDS = (120, 220)  # words per minute
 PITCHES = (20, 80)  # espeak's 0-99 scale
-_INSTALL = "apt-get install -y espeak-ng"
 
 
 def _espeak() -> str:
-    path = shutil.which("espeak-ng")
-    if path is None:
-        raise DataError(f"espeak-ng not found; install it: {_INSTALL}")
-    return path
+    return require_program("espeak-ng", "espeak-ng")
 
 
 def available_variants() -> set[str]:
@@ -87,81 +73,37 @@ def synthesize(text: str, path: str, voice: str = "en", variant: str = "m3", spe
     if result.returncode != 0:
         raise DataError(f"espeak-ng failed on {text!r}: {result.stderr.decode(errors='replace').strip()}")
     rate, samples = _parse_wav(result.stdout)
-    audio = torch.from_numpy(samples.astype(np.float32) / 32768.0)
-    if rate != SAMPLE_RATE:
-        audio = torchaudio.functional.resample(audio, rate, SAMPLE_RATE)
-    buffer = io.BytesIO()  # one write: libsndfile writing straight to a file is ~10x slower
-    soundfile.write(buffer, audio.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    Path(path).write_bytes(buffer.getvalue())
-    return len(audio) / SAMPLE_RATE
+    return save_wav(torch.from_numpy(samples.astype(np.float32) / 32768.0), rate, path)
 
 
-def _run_job(job: dict[str, Any]) -> float:
-    return synthesize(job["text"], job["path"], job["voice"], job["variant"], job["speed"], job["pitch"])
+class Espeak(Synthesizer):
+    """espeak-ng: the English voices ``VOICES`` with the variants ``VARIANTS``, disjoint per split,
+    at random speeds and pitches. A variant this installation lacks is left out with a warning."""
 
+    name = "espeak"
+    voices = VARIANTS
 
-def _init_worker() -> None:
-    torch.set_num_threads(1)
+    def installed_voices(self) -> set[str]:
+        return available_variants()
 
+    def usable_voices(self) -> dict[str, list[str]]:
+        known = self.installed_voices()
+        usable = {split: [v for v in names if v in known] for split, names in VARIANTS.items()}
+        missing = sorted(v for names in VARIANTS.values() for v in names if v not in known)
+        if missing:
+            warnings.warn(f"espeak-ng lacks the voice variant(s) {', '.join(missing)}; using the others", DataWarning)
+        for split, names in usable.items():
+            if not names:
+                raise DataError(f"espeak-ng has none of the {split} voice variants {VARIANTS[split]}")
+        return usable
 
-def _jobs(folder: Path, split: str, texts: list, variants: list[str], rng: random.Random) -> list[dict]:
-    (folder / split).mkdir()
-    jobs = []
-    for number, text in enumerate(texts):
-        words, extra = (text[0], text[1:]) if isinstance(text, tuple) else (text, ())
-        jobs.append({
-            "text": words, "extra": extra, "audio_filepath": f"{split}/{number:06d}.wav",
-            "path": str(folder / split / f"{number:06d}.wav"), "voice": rng.choice(VOICES),
-            "variant": rng.choice(variants), "speed": rng.randint(*SPEEDS), "pitch": rng.randint(*PITCHES),
-        })
-    return jobs
+    def draw(self, rng: random.Random, voices: list[str]) -> dict[str, Any]:
+        """A voice, one of the split's ``voices`` (variants), a speed and a pitch (the manifest's keys)."""
+        return {"voice": rng.choice(VOICES), "variant": rng.choice(voices),
+                "speed": rng.randint(*SPEEDS), "pitch": rng.randint(*PITCHES)}
 
+    def describe(self, usable: dict[str, list[str]]) -> dict[str, Any]:
+        return {"voices": list(VOICES), "variants": usable}
 
-def _write_manifest(path: Path, jobs: list[dict], durations: list[float], extra_keys: tuple[str, ...]) -> None:
-    with path.open("w", encoding="utf-8") as manifest:
-        for job, duration in zip(jobs, durations):
-            entry = {"audio_filepath": job["audio_filepath"], "duration": round(duration, 3), "text": job["text"]}
-            entry.update(zip(extra_keys, job["extra"]))
-            entry.update({k: job[k] for k in ("voice", "variant", "speed", "pitch")})
-            manifest.write(json.dumps(entry) + "\n")
-
-
-def _usable_variants() -> dict[str, list[str]]:
-    known = available_variants()
-    usable = {split: [v for v in names if v in known] for split, names in VARIANTS.items()}
-    missing = sorted(v for names in VARIANTS.values() for v in names if v not in known)
-    if missing:
-        warnings.warn(f"espeak-ng lacks the voice variant(s) {', '.join(missing)}; using the others", DataWarning)
-    for split, names in usable.items():
-        if not names:
-            raise DataError(f"espeak-ng has none of the {split} voice variants {VARIANTS[split]}")
-    return usable
-
-
-def prepare_speech(
-    folder: Path, texts: dict[str, list], seed: int = 0, extra_keys: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """Synthesize every split's texts into ``folder`` with two processes, and write the manifests.
-
-    Args:
-        folder: the (temporary) output folder.
-        texts: per split, the texts, or tuples ``(text, *extra values)`` stored under ``extra_keys``.
-        seed: the seed choosing voice, variant, speed and pitch per utterance.
-        extra_keys: the manifest keys of the extra values.
-    Returns:
-        The info record: split counts, total hours, voices and variants per split.
-    """
-    variants = _usable_variants()
-    rng = random.Random(seed)
-    jobs = {split: _jobs(folder, split, items, variants[split], rng) for split, items in texts.items()}
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(PROCESSES, mp_context=context, initializer=_init_worker) as pool:
-        durations = {split: list(pool.map(_run_job, split_jobs, chunksize=32)) for split, split_jobs in jobs.items()}
-    for split in jobs:
-        _write_manifest(folder / f"{split}.jsonl", jobs[split], durations[split], extra_keys)
-    return {
-        "splits": {split: len(split_jobs) for split, split_jobs in jobs.items()},
-        "hours": {split: round(sum(d) / 3600, 3) for split, d in durations.items()},
-        "sample_rate": SAMPLE_RATE, "voices": list(VOICES), "variants": variants,
-    }
-
+    def run(self, jobs: list[dict[str, Any]]) -> list[float]:
+        return [synthesize(job["text"], job["path"], **job["params"]) for job in jobs]

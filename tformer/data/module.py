@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import lightning as L
 import numpy as np
@@ -49,6 +49,8 @@ class DataModule(L.LightningDataModule):
         pin_memory: pin batches in page-locked memory (GPU training).
         fields: the data field a task field reads where the names differ, task field -> data
             field (``{"text": "target"}``: a language model on the target side of parallel text).
+        augment: task field -> a random transform of its raw values, for the training split only
+            (``{"source": Augmentations([...])}``: speed, noise, reverberation of speech).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class DataModule(L.LightningDataModule):
         seed: int = 0,
         pin_memory: bool = False,
         fields: Mapping[str, str] | None = None,
+        augment: Mapping[str, Callable[[Any], Any]] | None = None,
     ):
         super().__init__()
         self._given_splits = [name for name, split in (("valid", valid), ("test", test)) if split is not None]
@@ -72,6 +75,7 @@ class DataModule(L.LightningDataModule):
         self.batch_size, self.max_tokens, self.num_workers = batch_size, max_tokens, num_workers
         self.seed, self.pin_memory = seed, pin_memory
         self.renamed = dict(fields or {})
+        self.augment = dict(augment or {})
         self.tokenizers: dict[str, Tokenizer] = {}
         self._sizes: dict[int, np.ndarray] = {}
         self._prepared: dict[str, PreparedDataset] = {}  # the datasets of the loaders made last, by split
@@ -89,6 +93,10 @@ class DataModule(L.LightningDataModule):
         """
         self.tokenizers = dict(tokenizers)
         self._sizes.clear()
+        unknown = sorted(set(self.augment) - set(self.tokenizers))
+        if unknown:
+            raise ValueError(f"data.augment: no task field {', '.join(map(repr, unknown))}; "
+                             f"the task's fields: {', '.join(self.tokenizers)}")
         for name in self._given_splits:  # e.g. a test label never seen in training: fail now, not skip it
             split = getattr(self, name)
             origin = getattr(split, "path", None) or getattr(split, "root", None)
@@ -135,7 +143,8 @@ class DataModule(L.LightningDataModule):
         if not self.tokenizers:
             raise RuntimeError("call DataModule.attach(tokenizers) before asking for data")
         training = split == "train"
-        prepared = self._prepared[split] = PreparedDataset(raw, self.tokenizers, self.renamed)
+        augment = self.augment if training else None
+        prepared = self._prepared[split] = PreparedDataset(raw, self.tokenizers, self.renamed, augment)
         options = dict(
             collate_fn=prepared.collate, num_workers=self.num_workers, pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,

@@ -1,24 +1,27 @@
-"""Built-in speech data sets synthesized with espeak-ng: digit strings and simple sentences."""
+"""Built-in speech data sets: digit strings and simple sentences synthesized by espeak-ng, and on
+request also by flite and festival (``synthesizers``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from tformer.data.audio import ManifestDataset
 from tformer.data.builtin import Builtin, check_split, prepared_folder, register_builtin
-from tformer.data.espeak import prepare_speech
+from tformer.data.synthesis import check_synthesizers, prepare_speech
 from tformer.data.speech_text import digit_string, simple_sentence, texts_for_splits
 from tformer.kinds import AUDIO, TEXT, gives
 from tformer.registry import DATASETS
 
 __all__ = ["prepare_espeak_digits", "prepare_espeak_sentences", "espeak_digits", "espeak_sentences"]
 
-_SIZES = {"train_size": 3000, "valid_size": 200, "test_size": 300, "seed": 0}
+_SIZES = {"train_size": 3000, "valid_size": 200, "test_size": 300, "seed": 0, "synthesizers": ["espeak"]}
 _DIGITS_SIZES = {**_SIZES, "train_size": 12000}  # about 3 minutes of synthesis; 3,000 overfit the voices
 
 
 def prepare_espeak_digits(
-    folder: Path, train_size: int = 12000, valid_size: int = 200, test_size: int = 300, seed: int = 0
+    folder: Path, train_size: int = 12000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
+    synthesizers: Sequence[str] = ("espeak",),
 ) -> dict:
     """Synthesize connected digit strings of 1-7 digits; the text is the spoken words.
 
@@ -30,16 +33,18 @@ def prepare_espeak_digits(
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
+        synthesizers: who speaks, a list from espeak, flite, festival (``tformer.data.synthesis``).
     Returns:
         The info record.
     """
     sizes = {"train": train_size, "valid": valid_size, "test": test_size}
     texts = texts_for_splits(digit_string, sizes, seed)
-    return prepare_speech(folder, texts, seed, extra_keys=("digits", "n_digits"))
+    return prepare_speech(folder, texts, seed, extra_keys=("digits", "n_digits"), synthesizers=synthesizers)
 
 
 def prepare_espeak_sentences(
-    folder: Path, train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0
+    folder: Path, train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
+    synthesizers: Sequence[str] = ("espeak",),
 ) -> dict:
     """Synthesize short English sentences from a small grammar (lower case, no punctuation).
 
@@ -49,19 +54,20 @@ def prepare_espeak_sentences(
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
+        synthesizers: who speaks, a list from espeak, flite, festival (``tformer.data.synthesis``).
     Returns:
         The info record.
     """
     sizes = {"train": train_size, "valid": valid_size, "test": test_size}
-    return prepare_speech(folder, texts_for_splits(simple_sentence, sizes, seed), seed)
+    return prepare_speech(folder, texts_for_splits(simple_sentence, sizes, seed), seed, synthesizers=synthesizers)
 
 
 register_builtin(Builtin(
-    "espeak_digits", "connected digit strings spoken by espeak-ng voices, 16 kHz (espeak-ng)",
+    "espeak_digits", "connected digit strings spoken by espeak-ng voices (+ flite, festival on request), 16 kHz",
     prepare_espeak_digits, dict(_DIGITS_SIZES), version=2,
 ))
 register_builtin(Builtin(
-    "espeak_sentences", "short English sentences spoken by espeak-ng voices, 16 kHz (espeak-ng)",
+    "espeak_sentences", "short English sentences spoken by espeak-ng voices (+ flite, festival on request), 16 kHz",
     prepare_espeak_sentences, dict(_SIZES),
 ))
 
@@ -71,6 +77,7 @@ register_builtin(Builtin(
 def espeak_digits(
     split: str = "train", root: str | None = None, label_key: str = "text",
     train_size: int = 12000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
+    synthesizers: Sequence[str] = ("espeak",),
 ) -> ManifestDataset:
     """One split of the espeak digit strings, synthesized on first use (about 3 minutes).
 
@@ -82,11 +89,13 @@ def espeak_digits(
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
+        synthesizers: who speaks: ``[espeak]`` (the default), or more of espeak, flite, festival
+            (flite and festival voices come from recordings of people; their own folder).
     Returns:
         Items ``{"source": wav path, "target": the label_key value}``.
     """
     folder = prepared_folder("espeak_digits", root, train_size=train_size, valid_size=valid_size,
-                             test_size=test_size, seed=seed)
+                             test_size=test_size, seed=seed, synthesizers=list(check_synthesizers(synthesizers)))
     return ManifestDataset(folder / f"{check_split(split)}.jsonl", label_key=label_key)
 
 
@@ -95,6 +104,7 @@ def espeak_digits(
 def espeak_sentences(
     split: str = "train", root: str | None = None,
     train_size: int = 3000, valid_size: int = 200, test_size: int = 300, seed: int = 0,
+    synthesizers: Sequence[str] = ("espeak",),
 ) -> ManifestDataset:
     """One split of the espeak simple sentences, synthesized on first use.
 
@@ -105,9 +115,11 @@ def espeak_sentences(
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
+        synthesizers: who speaks: ``[espeak]`` (the default), or more of espeak, flite, festival
+            (flite and festival voices come from recordings of people; their own folder).
     Returns:
         Items ``{"source": wav path, "target": text}``.
     """
     folder = prepared_folder("espeak_sentences", root, train_size=train_size, valid_size=valid_size,
-                             test_size=test_size, seed=seed)
+                             test_size=test_size, seed=seed, synthesizers=list(check_synthesizers(synthesizers)))
     return ManifestDataset(folder / f"{check_split(split)}.jsonl")

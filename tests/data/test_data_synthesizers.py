@@ -1,0 +1,109 @@
+"""More synthesizers in the built-in speech data: flite and festival next to espeak-ng."""
+
+import json
+import random
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+import torchaudio
+
+from tformer.data import BUILTINS, DataError, prepared_folder
+from tformer.data.builtin import dataset_folder
+from tformer.data.espeak import SPEEDS, PITCHES, VOICES, synthesize
+from tformer.data.speech_text import DIGIT_WORDS, digit_string, texts_for_splits
+from tformer.data.synthesis import SYNTHESIZERS
+from tformer.data.synthesizers import Festival
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+needs_flite_festival = pytest.mark.skipif(
+    shutil.which("flite") is None or shutil.which("festival") is None,
+    reason="flite or festival is not installed (apt-get install -y flite festival festvox-kallpc16k festvox-us-slt-hts)",
+)
+SIZES = {"train_size": 10, "valid_size": 2, "test_size": 2}
+
+
+def _entries(folder, split):
+    return [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()]
+
+
+@needs_espeak
+def test_the_default_is_espeak_alone_with_the_draws_and_files_of_before(tmp_path):
+    folder = prepared_folder("espeak_digits", tmp_path, train_size=3, valid_size=1, test_size=1)
+    builtin = BUILTINS["espeak_digits"]
+    before = {k: v for k, v in builtin.defaults.items() if k != "synthesizers"}  # the options before the new one
+    assert folder == dataset_folder(builtin, tmp_path, {**before, "train_size": 3, "valid_size": 1, "test_size": 1})
+    # The reference: tformer's draws before synthesizers existed, one random source in split order.
+    rng, variants = random.Random(0), {"train": [], "valid": [], "test": []}
+    texts = texts_for_splits(digit_string, {"train": 3, "valid": 1, "test": 1}, 0)
+    for split in ("train", "valid", "test"):
+        usable = SYNTHESIZERS["espeak"].usable_voices()[split]
+        for entry, text in zip(_entries(folder, split), texts[split]):
+            expected = {"voice": rng.choice(VOICES), "variant": rng.choice(usable),
+                        "speed": rng.randint(*SPEEDS), "pitch": rng.randint(*PITCHES)}
+            assert list(entry) == ["audio_filepath", "duration", "text", "digits", "n_digits", *expected]
+            assert {k: entry[k] for k in expected} == expected and entry["text"] == text[0]
+            synthesize(entry["text"], str(tmp_path / "ref.wav"), **expected)
+            assert (tmp_path / "ref.wav").read_bytes() == (folder / entry["audio_filepath"]).read_bytes()
+
+
+@needs_flite_festival
+def test_flite_and_festival_speak_the_manifest_text_at_16k_with_disjoint_people(tmp_path):
+    folder = prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["flite", "festival"])
+    splits = {split: _entries(folder, split) for split in ("train", "valid", "test")}
+    assert {e["synthesizer"] for e in splits["train"]} == {"flite", "festival"}
+    people = {split: {e["speaker"] for e in entries} for split, entries in splits.items()}
+    assert not people["train"] & (people["valid"] | people["test"])
+    for entry in [e for entries in splits.values() for e in entries]:
+        audio, rate = soundfile.read(folder / entry["audio_filepath"])
+        assert rate == 16000 and abs(len(audio) / rate - entry["duration"]) < 1e-3 and np.abs(audio).max() > 0.05
+        assert entry["digits"] == "".join(str(DIGIT_WORDS.index(w)) for w in entry["text"].split())
+    # The reference: each program run by hand on the manifest's text, voice and stretch.
+    for entry in [next(e for e in splits["train"] if e["synthesizer"] == name) for name in ("flite", "festival")]:
+        expected = _render_by_hand(entry, tmp_path / "ref.wav")
+        got, _ = soundfile.read(folder / entry["audio_filepath"], dtype="float32")
+        assert got.shape == expected.shape and np.abs(got - expected).max() <= 3 / 32768  # 16-bit rounding
+
+
+def _render_by_hand(entry, path):
+    if entry["synthesizer"] == "flite":
+        command = ["flite", "-voice", entry["voice"], "--setf", f"duration_stretch={entry['stretch']}",
+                   "-t", entry["text"], "-o", str(path)]
+    else:
+        (path.parent / "text.txt").write_text(entry["text"])
+        command = ["text2wave", "-eval", f"(voice_{entry['voice']})", "-eval",
+                   f"(Parameter.set 'Duration_Stretch {entry['stretch']})", str(path.parent / "text.txt"), "-o", str(path)]
+    subprocess.run(command, check=True, capture_output=True)
+    audio, rate = soundfile.read(path, dtype="float32")
+    audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, 16000).clamp(-1, 1)
+    return audio.numpy()
+
+
+def test_unknown_or_malformed_synthesizers_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="synthesizers: unknown 'sam'; known: espeak, flite, festival"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["espeak", "sam"])
+    with pytest.raises(ValueError, match="synthesizers='flite' must be a non-empty list"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers="flite")
+    assert not list(tmp_path.iterdir())
+
+
+def test_festival_alone_has_no_test_voice(tmp_path, monkeypatch):
+    monkeypatch.setattr(Festival, "installed_voices", lambda self: set(self.speakers))
+    with pytest.raises(DataError, match=r"synthesizers=\['festival'\] has no voice for the valid split"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["festival"])
+
+
+def test_missing_programs_and_voices_give_the_apt_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(Festival, "installed_voices", lambda self: {"kal_diphone"})
+    with pytest.raises(DataError, match="lacks the voice.s. cmu_us_slt_arctic_hts; .*apt-get install -y festvox-us-slt-hts"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["espeak", "festival"])
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(DataError, match="flite not found; install it: apt-get install -y flite$"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["flite"])
+    monkeypatch.undo()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(DataError, match="apt-get install -y festival festvox-kallpc16k festvox-us-slt-hts"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["festival"])
