@@ -27,14 +27,19 @@ def chunk_length(task: Any, chunk_seconds: float | str | None) -> float | None:
     if chunk_seconds is None:
         return None
     if chunk_seconds == AUTO:
-        return tokenizer.chunk_seconds if task.piece_separator is not None else None
+        return tokenizer.chunk_seconds if _chunks_join(task) else None
     if isinstance(chunk_seconds, str) or not chunk_seconds > 0:
         raise ValueError(f"chunk_seconds={chunk_seconds!r}: give a positive number of seconds, 'auto' "
                          f"(the checkpoint's {tokenizer.chunk_seconds}) or null (no chunks)")
-    if task.piece_separator is None or tokenizer.chunk_seconds is None:
-        raise ValueError(f"chunk_seconds={chunk_seconds}: {type(task).__name__} with a {type(tokenizer).__name__} "
-                         "input cannot predict in chunks; set chunk_seconds=null")
+    if not _chunks_join(task):
+        raise ValueError(f"chunk_seconds={chunk_seconds}: {type(task).__name__} cannot predict its "
+                         f"{type(tokenizer).__name__} inputs in chunks; set chunk_seconds=null")
     return float(chunk_seconds)
+
+
+def _chunks_join(task: Any) -> bool:
+    """The input tokenizer cuts long inputs and the task joins the outputs of their chunks."""
+    return task.fields[task.input_field].can_chunk and task.piece_separator is not None
 
 
 def check_positions(task: Any, prepared: Tensor, what: str, chunked: bool) -> None:
@@ -53,9 +58,9 @@ def check_positions(task: Any, prepared: Tensor, what: str, chunked: bool) -> No
         return
     if chunked:
         advice = "lower chunk_seconds"
-    elif tokenizer.chunk_seconds is not None and task.piece_separator is not None:
-        advice = (f"predict it in chunks: predict(inputs, chunk_seconds={tokenizer.chunk_seconds:g}) "
-                  f"or tformer-predict chunk_seconds={tokenizer.chunk_seconds:g}")
+    elif _chunks_join(task):
+        seconds = "SECONDS" if tokenizer.chunk_seconds is None else f"{tokenizer.chunk_seconds:g}"
+        advice = f"predict it in chunks: predict(inputs, chunk_seconds={seconds}) or tformer-predict chunk_seconds={seconds}"
     else:
         advice = "shorten the input"
     raise ValueError(f"{what} needs {positions} positions (one per {tokenizer.position_unit}), more than the {limit} "

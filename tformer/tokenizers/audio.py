@@ -125,6 +125,7 @@ class AudioFbankTokenizer(Tokenizer):
     """
 
     reads = (AUDIO,)  # paths, (waveform, sample rate) pairs or waveforms
+    can_chunk = True  # long recordings are cut at pauses (prepare_chunks)
 
     def __init__(
         self,
@@ -194,7 +195,7 @@ class AudioFbankTokenizer(Tokenizer):
         positions = Conv2dSubsampling.output_length(frames)
         if positions > self.max_positions:
             fits = self.max_positions * Conv2dSubsampling.factor * self.features.hop_length / self.features.sample_rate
-            raise ValueError(f"{key}={seconds}: chunks of {seconds} s make {positions} encoder frames, more than the "
+            raise ValueError(f"{key}={seconds:g}: chunks of {seconds:g} s make {positions} encoder frames, more than the "
                              f"{self.max_positions} the model takes (max_len); choose at most {fits:.1f} s")
 
     def prepare_chunks(self, raw: Any, chunk_seconds: float) -> Iterator[tuple[Tensor, str]]:

@@ -31,7 +31,8 @@ class AudioChunk(NamedTuple):
 
 
 def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
-    """The sample at the centre of the quietest ``PAUSE_SECONDS`` window of ``wave[search_from:]``.
+    """The sample at the centre of the quietest ``PAUSE_SECONDS`` window of ``wave[search_from:]``
+    (of equally quiet windows, the middle of the longest run of them).
 
     Args:
         wave: (N,) mono samples.
@@ -45,8 +46,18 @@ def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
     if region.numel() < window:
         return len(wave)
     energy = region.unfold(0, window, hop).pow(2).mean(-1)  # (windows,) mean power
-    quietest = int(torch.argmin(energy))  # the first of equally quiet windows
-    return search_from + quietest * hop + window // 2
+    quiet = energy <= energy.min() * (1 + 1e-3) + 1e-12  # ties: digital silence
+    first, last = _longest_run(quiet)
+    middle = (first + last) // 2  # the middle of the longest quietest stretch, away from both words
+    return search_from + middle * hop + window // 2
+
+
+def _longest_run(flags: Tensor) -> tuple[int, int]:
+    """First and last index of the longest run of True in (N,) ``flags`` (the first such run)."""
+    edges = torch.diff(flags.int(), prepend=torch.zeros(1, dtype=torch.int), append=torch.zeros(1, dtype=torch.int))
+    starts, ends = torch.nonzero(edges == 1).flatten(), torch.nonzero(edges == -1).flatten()  # ends exclusive
+    longest = int(torch.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest]) - 1
 
 
 def _blocks(raw: Any, default_rate: int, block_samples: int) -> tuple[Iterator[np.ndarray], int]:

@@ -93,7 +93,8 @@ class Tokenizer(RecordsArguments, nn.Module):
         """How many positions ``forward`` makes of one prepared item (checked against ``max_positions``)."""
         return self.size(item)
 
-    chunk_seconds: float | None = None  # the chunks ``prepare_chunks`` cuts by default; None: it cuts none
+    can_chunk: bool = False  # ``prepare_chunks`` cuts long inputs (audio)
+    chunk_seconds: float | None = None  # the chunk length ``predict`` cuts inputs into by default; None: whole inputs
 
     def prepare_chunks(self, raw: Any, chunk_seconds: float) -> Iterator[tuple[Tensor, str]]:
         """Prepare a long raw input in pieces of at most ``chunk_seconds``, reading it a piece at a
