@@ -72,6 +72,16 @@ def tiny_asr(seed: int = 0) -> TranslationTask:
                            max_len_offset=0).eval()
 
 
+def write_until_limit(task: TranslationTask) -> None:
+    """Never predict a special token: the untrained decoder writes letters up to its length limit
+    (the source's encoder frames), so its texts show what each chunk held."""
+    project = task.target.project
+    only_letters = torch.zeros(task.target.vocab_size)
+    only_letters[: task.target.eos_id + 1] = -1e9  # <pad>, <bos>, <eos>
+    only_letters[task.target.unk_id] = -1e9
+    task.target.project = lambda hidden: project(hidden) + only_letters
+
+
 def _stop_at_once(task: TranslationTask) -> None:
     """Make every decoding step predict EOS: the probe measures reading and encoding, not decoding."""
     eos, size = task.target.eos_id, task.target.vocab_size

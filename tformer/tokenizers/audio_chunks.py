@@ -1,5 +1,8 @@
-"""Long recordings in pieces: read a file block by block and cut it at its quietest moments.
+"""Long recordings in pieces: read a file block by block and cut it at its pauses.
 
+A chunk ends at the first pause (``PAUSE_SECONDS`` at least ``QUIET_DB`` below the loudest moment
+around it): models trained on utterances then hear utterances. Speech that runs on to
+``chunk_seconds`` without one is cut at its quietest moment in the chunk's last third.
 Memory stays bounded by the chunk length, whatever the length of the file: at most one chunk plus
 one block of samples is held at a time (``soundfile`` reads the blocks).
 """
@@ -14,11 +17,13 @@ import soundfile
 import torch
 from torch import Tensor
 
-__all__ = ["AudioChunk", "audio_chunks", "quietest_cut", "SEARCH_FRACTION", "PAUSE_SECONDS"]
+__all__ = ["AudioChunk", "audio_chunks", "first_pause", "quietest_cut", "PAUSE_SECONDS", "QUIET_DB"]
 
-SEARCH_FRACTION = 1 / 3  # a chunk is cut in its last third: chunks are 2/3 to 1 x chunk_seconds long
-PAUSE_SECONDS = 0.1  # energy window: long enough to prefer a pause between words to a stop consonant
-_HOP_SECONDS = 0.01
+PAUSE_SECONDS = 0.3  # silence that ends a chunk: longer than the gaps between words
+QUIET_DB = 35.0  # a pause is this far below the loudest 25 ms of the chunk
+SEARCH_FRACTION = 1 / 3  # without a pause, a chunk is cut in its last third
+CUT_WINDOW_SECONDS = 0.1  # without a pause: the quietest stretch this long, rather than a stop consonant
+_WINDOW_SECONDS, _HOP_SECONDS = 0.025, 0.01
 
 
 class AudioChunk(NamedTuple):
@@ -31,7 +36,7 @@ class AudioChunk(NamedTuple):
 
 
 def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
-    """The sample at the centre of the quietest ``PAUSE_SECONDS`` window of ``wave[search_from:]``
+    """The sample at the centre of the quietest ``CUT_WINDOW_SECONDS`` window of ``wave[search_from:]``
     (of equally quiet windows, the middle of the longest run of them).
 
     Args:
@@ -41,7 +46,7 @@ def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
     Returns:
         The cut: an index in ``(search_from, N]``.
     """
-    window, hop = max(1, round(PAUSE_SECONDS * rate)), max(1, round(_HOP_SECONDS * rate))
+    window, hop = max(1, round(CUT_WINDOW_SECONDS * rate)), max(1, round(_HOP_SECONDS * rate))
     region = torch.from_numpy(np.ascontiguousarray(wave[search_from:], dtype=np.float32))
     if region.numel() < window:
         return len(wave)
@@ -52,12 +57,40 @@ def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
     return search_from + middle * hop + window // 2
 
 
+def first_pause(wave: np.ndarray, rate: int) -> int | None:
+    """The middle of the first pause in ``wave`` with sound before and after it, or None.
+
+    A pause is ``PAUSE_SECONDS`` or more of 25 ms windows ``QUIET_DB`` below the loudest window.
+
+    Args:
+        wave: (N,) mono samples.
+        rate: sample rate.
+    Returns:
+        A sample index, or None if ``wave`` holds no such pause.
+    """
+    window, hop = max(1, round(_WINDOW_SECONDS * rate)), max(1, round(_HOP_SECONDS * rate))
+    if wave.size < window:
+        return None
+    power = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).unfold(0, window, hop).pow(2).mean(-1)
+    quiet = power <= power.max() * 10 ** (-QUIET_DB / 10)
+    shortest = round((PAUSE_SECONDS - _WINDOW_SECONDS) / _HOP_SECONDS) + 1  # windows spanning a pause
+    for start, end in zip(*_runs(quiet)):
+        if start > 0 and end < quiet.numel() and end - start >= shortest:  # sound on both sides
+            return (start + end - 1) // 2 * hop + window // 2
+    return None
+
+
+def _runs(flags: Tensor) -> tuple[list[int], list[int]]:
+    """Starts and (exclusive) ends of the runs of True in (N,) ``flags``."""
+    edges = torch.diff(flags.int(), prepend=torch.zeros(1, dtype=torch.int), append=torch.zeros(1, dtype=torch.int))
+    return torch.nonzero(edges == 1).flatten().tolist(), torch.nonzero(edges == -1).flatten().tolist()
+
+
 def _longest_run(flags: Tensor) -> tuple[int, int]:
     """First and last index of the longest run of True in (N,) ``flags`` (the first such run)."""
-    edges = torch.diff(flags.int(), prepend=torch.zeros(1, dtype=torch.int), append=torch.zeros(1, dtype=torch.int))
-    starts, ends = torch.nonzero(edges == 1).flatten(), torch.nonzero(edges == -1).flatten()  # ends exclusive
-    longest = int(torch.argmax(ends - starts))
-    return int(starts[longest]), int(ends[longest]) - 1
+    starts, ends = _runs(flags)
+    longest = max(range(len(starts)), key=lambda i: ends[i] - starts[i])
+    return starts[longest], ends[longest] - 1
 
 
 def _blocks(raw: Any, default_rate: int, block_samples: int) -> tuple[Iterator[np.ndarray], int]:
@@ -92,8 +125,8 @@ def _file_blocks(path: str, block_samples: int) -> tuple[Iterator[np.ndarray], i
 
 
 def audio_chunks(raw: Any, chunk_seconds: float, default_rate: int) -> Iterator[AudioChunk]:
-    """Cut a recording into chunks of at most ``chunk_seconds``, each ending at the quietest
-    moment of its last third (``quietest_cut``), reading a file block by block.
+    """Cut a recording at its pauses (``first_pause``) into chunks of at most ``chunk_seconds``,
+    reading a file block by block; a chunk without a pause ends at ``quietest_cut``.
 
     Args:
         raw: a path, a ``(waveform, sample_rate)`` pair or a waveform at ``default_rate``.
@@ -107,14 +140,15 @@ def audio_chunks(raw: Any, chunk_seconds: float, default_rate: int) -> Iterator[
     blocks, rate = _blocks(raw, default_rate, block_samples=max(1, round(chunk_seconds * default_rate / 2)))
     longest = max(1, round(chunk_seconds * rate))
     search_from = max(0, round(longest * (1 - SEARCH_FRACTION)))
-    pending, held, start = [], 0, 0  # blocks not yet cut, their samples, where they start
+    pending, start = np.zeros(0, dtype=np.float32), 0  # samples not yet cut, where they start
     for block in blocks:
-        pending.append(block)
-        held += block.size
-        while held >= longest:
-            buffer = np.concatenate(pending)
-            cut = quietest_cut(buffer[:longest], rate, search_from)
-            yield AudioChunk(torch.from_numpy(buffer[:cut].copy()), rate, start / rate)
-            pending, held, start = [buffer[cut:]], buffer.size - cut, start + cut
-    if held:
-        yield AudioChunk(torch.from_numpy(np.concatenate(pending)), rate, start / rate)
+        pending = np.concatenate([pending, block])
+        while pending.size >= longest:
+            cut = first_pause(pending[:longest], rate) or quietest_cut(pending[:longest], rate, search_from)
+            yield AudioChunk(torch.from_numpy(pending[:cut].copy()), rate, start / rate)
+            pending, start = pending[cut:], start + cut
+    while pending.size and (cut := first_pause(pending, rate)) is not None:
+        yield AudioChunk(torch.from_numpy(pending[:cut].copy()), rate, start / rate)
+        pending, start = pending[cut:], start + cut
+    if pending.size:
+        yield AudioChunk(torch.from_numpy(pending.copy()), rate, start / rate)
