@@ -29,7 +29,7 @@ BATCH = 4  # chunks decoded at a time in the memory probe
 
 
 class Layout(NamedTuple):
-    """Where each clip of a long recording lies, in samples."""
+    """Where the sound of each clip of a long recording lies (first and end sample above 1e-3)."""
 
     starts: list[int]
     ends: list[int]
@@ -55,8 +55,9 @@ def write_long(path: Path, waves: list[np.ndarray], seconds: float) -> Layout:
             k = len(layout.clips) % len(waves)
             out.write(waves[k])
             out.write(gap)
-            layout.starts.append(at)
-            layout.ends.append(at + waves[k].size)
+            sound = np.flatnonzero(np.abs(waves[k]) > 1e-3)
+            layout.starts.append(at + int(sound[0]))
+            layout.ends.append(at + int(sound[-1]) + 1)
             layout.clips.append(k)
             at += waves[k].size + gap.size
     return layout

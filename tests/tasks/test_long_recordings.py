@@ -23,6 +23,7 @@ from tformer.tokenizers.audio_chunks import audio_chunks
 ROOT = Path(__file__).resolve().parents[2]
 # 8 more minutes held as float32 samples would be 30.7 MB; allocator noise between runs measured ~2 MB.
 FLAT_MB = 20.0
+GAP = round(long_audio.GAP_SECONDS * SAMPLE_RATE)
 
 
 @pytest.fixture(scope="module")
@@ -68,24 +69,26 @@ def test_peak_memory_stays_flat_as_the_recording_grows(recordings):
     assert peaks["whole 10"] - peaks["chunked 2"] > FLAT_MB, peaks
 
 
-def _cuts(path: Path) -> list[int]:
-    """Sample indices where the chunker ends each chunk but the last."""
+def _spans(path: Path) -> list[tuple[int, int]]:
+    """(first sample, end sample) of each chunk the chunker makes of the recording at ``path``."""
     chunks = list(audio_chunks(str(path), CHUNK_SECONDS, SAMPLE_RATE))
-    assert all(c.wave.numel() <= CHUNK_SECONDS * SAMPLE_RATE for c in chunks)
-    assert sum(c.wave.numel() for c in chunks) == soundfile.info(str(path)).frames  # nothing lost
-    return [round(c.start_seconds * SAMPLE_RATE) for c in chunks[1:]]
+    spans = [(round(c.start_seconds * SAMPLE_RATE), round(c.start_seconds * SAMPLE_RATE) + c.wave.numel()) for c in chunks]
+    assert all(end - start <= CHUNK_SECONDS * SAMPLE_RATE for start, end in spans)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])) and spans[-1][1] == soundfile.info(str(path)).frames
+    return spans
 
 
 def test_chunks_are_cut_in_the_silences_between_clips(recordings):
     path, layout = recordings[0.5]
-    cuts = _cuts(path)
+    spans = _spans(path)
     wave = torch.from_numpy(soundfile.read(str(path), dtype="float32")[0])
-    in_memory = list(audio_chunks(wave, CHUNK_SECONDS, SAMPLE_RATE))[1:]
-    assert [round(c.start_seconds * SAMPLE_RATE) for c in in_memory] == cuts  # a waveform is cut as its file
-    gaps = list(zip(layout.ends, layout.starts[1:]))  # (end of a clip, start of the next)
-    where = [[k for k, (end, start) in enumerate(gaps) if end <= cut < start] for cut in cuts]
-    assert all(where), f"a cut is inside a clip: {[c / SAMPLE_RATE for c, w in zip(cuts, where) if not w]}"
-    assert [w[0] for w in where] == list(range(len(gaps)))  # one cut in every pause: a chunk per clip
+    in_memory = list(audio_chunks(wave, CHUNK_SECONDS, SAMPLE_RATE))
+    assert [round(c.start_seconds * SAMPLE_RATE) for c in in_memory] == [start for start, _ in spans]  # as its file
+    gaps = list(zip(layout.ends, layout.starts[1:]))  # (end of a clip's sound, start of the next's)
+    for (_, end), (start, _) in zip(spans, spans[1:]):  # what a cut leaves out lies in one gap
+        assert any(gap_end <= end <= start <= gap_start for gap_end, gap_start in gaps), (end, start)
+    assert len(spans) == len(layout.clips)  # one cut in every pause: a chunk per clip
+    assert all(start - end >= 0.5 * GAP for (_, end), (start, _) in zip(spans, spans[1:]))  # most of a pause is left out
 
 
 def test_speech_without_a_pause_is_cut_at_its_quietest_moment_in_the_last_third():
@@ -103,8 +106,7 @@ def test_the_chunked_transcript_joins_the_decodings_of_its_pieces(recordings, on
     task = long_audio.tiny_asr()
     long_audio.write_until_limit(task)
     wave = torch.from_numpy(soundfile.read(str(path), dtype="float32")[0])
-    bounds = [0, *_cuts(path), wave.numel()]
-    pieces = [wave[a:b] for a, b in zip(bounds, bounds[1:])]  # whole clips with silence around them
+    pieces = [wave[start:end] for start, end in _spans(path)]  # whole clips with a little silence around them
     per_piece = task.predict(pieces, chunk_seconds=None)
     assert all(per_piece)  # the model writes text for each piece, so a mix-up shows
     expected = " ".join(p for p in per_piece if p)

@@ -1,7 +1,8 @@
 """Long recordings in pieces: read a file block by block and cut it at its pauses.
 
 A chunk ends at the first pause (``PAUSE_SECONDS`` at least ``QUIET_DB`` below the loudest moment
-around it): models trained on utterances then hear utterances. Speech that runs on to
+around it), keeping ``PAUSE_MARGIN_SECONDS`` of it: models trained on utterances then hear
+utterances, with no more silence around them than utterances have. Speech that runs on to
 ``chunk_seconds`` without one is cut at its quietest moment in the chunk's last third.
 Memory stays bounded by the chunk length, whatever the length of the file: at most one chunk plus
 one block of samples is held at a time (``soundfile`` reads the blocks).
@@ -17,11 +18,12 @@ import soundfile
 import torch
 from torch import Tensor
 
-__all__ = ["AudioChunk", "audio_chunks", "first_pause", "quietest_cut", "PAUSE_SECONDS", "QUIET_DB"]
+__all__ = ["AudioChunk", "audio_chunks", "first_pause", "quietest_cut", "PAUSE_SECONDS", "PAUSE_MARGIN_SECONDS", "QUIET_DB"]
 
 PAUSE_SECONDS = 0.3  # silence that ends a chunk: longer than the gaps between words
 QUIET_DB = 35.0  # a pause is this far below the loudest 25 ms of the chunk
 SEARCH_FRACTION = 1 / 3  # without a pause, a chunk is cut in its last third
+PAUSE_MARGIN_SECONDS = 0.1  # of a pause, a chunk keeps this much on each side; the rest is left out
 CUT_WINDOW_SECONDS = 0.1  # without a pause: the quietest stretch this long, rather than a stop consonant
 _WINDOW_SECONDS, _HOP_SECONDS = 0.025, 0.01
 
@@ -57,8 +59,8 @@ def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
     return search_from + middle * hop + window // 2
 
 
-def first_pause(wave: np.ndarray, rate: int) -> int | None:
-    """The middle of the first pause in ``wave`` with sound before and after it, or None.
+def first_pause(wave: np.ndarray, rate: int) -> tuple[int, int] | None:
+    """The first pause in ``wave`` with sound before and after it, or None.
 
     A pause is ``PAUSE_SECONDS`` or more of 25 ms windows ``QUIET_DB`` below the loudest window.
 
@@ -66,7 +68,8 @@ def first_pause(wave: np.ndarray, rate: int) -> int | None:
         wave: (N,) mono samples.
         rate: sample rate.
     Returns:
-        A sample index, or None if ``wave`` holds no such pause.
+        Its first and last sample, less ``PAUSE_MARGIN_SECONDS`` on each side (the silence a
+        chunk keeps around its speech), or None if ``wave`` holds no such pause.
     """
     window, hop = max(1, round(_WINDOW_SECONDS * rate)), max(1, round(_HOP_SECONDS * rate))
     if wave.size < window:
@@ -76,7 +79,9 @@ def first_pause(wave: np.ndarray, rate: int) -> int | None:
     shortest = round((PAUSE_SECONDS - _WINDOW_SECONDS) / _HOP_SECONDS) + 1  # windows spanning a pause
     for start, end in zip(*_runs(quiet)):
         if start > 0 and end < quiet.numel() and end - start >= shortest:  # sound on both sides
-            return (start + end - 1) // 2 * hop + window // 2
+            margin = round(PAUSE_MARGIN_SECONDS * rate)
+            first, last = start * hop + margin, (end - 1) * hop + window - margin
+            return (first, last) if first < last else ((first + last) // 2,) * 2
     return None
 
 
@@ -133,7 +138,7 @@ def audio_chunks(raw: Any, chunk_seconds: float, default_rate: int) -> Iterator[
         chunk_seconds: the longest chunk (a hard limit).
         default_rate: the rate of a bare waveform.
     Returns:
-        The chunks in order; together they are the whole recording.
+        The chunks in order: the whole recording but the middle of its pauses.
     """
     if not chunk_seconds > 0:
         raise ValueError(f"chunk_seconds={chunk_seconds}: give a positive number of seconds (or null for no chunks)")
@@ -144,11 +149,11 @@ def audio_chunks(raw: Any, chunk_seconds: float, default_rate: int) -> Iterator[
     for block in blocks:
         pending = np.concatenate([pending, block])
         while pending.size >= longest:
-            cut = first_pause(pending[:longest], rate) or quietest_cut(pending[:longest], rate, search_from)
-            yield AudioChunk(torch.from_numpy(pending[:cut].copy()), rate, start / rate)
-            pending, start = pending[cut:], start + cut
-    while pending.size and (cut := first_pause(pending, rate)) is not None:
-        yield AudioChunk(torch.from_numpy(pending[:cut].copy()), rate, start / rate)
-        pending, start = pending[cut:], start + cut
+            end, resume = first_pause(pending[:longest], rate) or (quietest_cut(pending[:longest], rate, search_from),) * 2
+            yield AudioChunk(torch.from_numpy(pending[:end].copy()), rate, start / rate)
+            pending, start = pending[resume:], start + resume
+    while pending.size and (pause := first_pause(pending, rate)) is not None:
+        yield AudioChunk(torch.from_numpy(pending[: pause[0]].copy()), rate, start / rate)
+        pending, start = pending[pause[1] :], start + pause[1]
     if pending.size:
         yield AudioChunk(torch.from_numpy(pending.copy()), rate, start / rate)
