@@ -4,8 +4,9 @@
 
 Builds recordings from the espeak_digits test split (its clips in turn, 0.5 s of silence after
 each, written clip by clip), then
-- WER: decodes the clips one by one (``chunk_seconds=None``) and the long recording in chunks,
-  both scored against the clips' texts in order; the margin is the difference;
+- WER: decodes the clips one by one (``chunk_seconds=None``), the same clips with the silence a
+  chunk keeps around its speech added, and the long recording in chunks, each scored against the
+  clips' texts in order; the margin is the difference;
 - memory: predicts each recording in a fresh process and reads its peak RSS (``ru_maxrss``).
 """
 
@@ -28,6 +29,7 @@ import tformer
 from tformer.data.builtin import data_root
 
 GAP_SECONDS = 0.5
+PADDING_SECONDS = 0.1  # what a chunk keeps of a pause (tformer.tokenizers.audio_chunks.PAUSE_MARGIN_SECONDS)
 RATE = 16000
 
 
@@ -65,6 +67,13 @@ def wer_rows(task, clips, used: list[int], recording: Path, chunk_seconds: list[
     per_clip = task.predict([str(clips[i][0]) for i in used], chunk_seconds=None)
     rows = [{"decoding": "per clip", "wer": float(word_error_rate(" ".join(per_clip), reference)),
              "seconds": time.perf_counter() - start}]
+    start = time.perf_counter()
+    silence = torch.zeros(round(PADDING_SECONDS * RATE))
+    padded = [torch.cat([silence, torch.from_numpy(soundfile.read(str(clips[i][0]), dtype="float32")[0]), silence])
+              for i in used]
+    per_padded = task.predict(padded, chunk_seconds=None)
+    rows.append({"decoding": f"per clip, {PADDING_SECONDS:g} s of silence added before and after",
+                 "wer": float(word_error_rate(" ".join(per_padded), reference)), "seconds": time.perf_counter() - start})
     for seconds in chunk_seconds:
         start = time.perf_counter()
         text = task.predict([str(recording)], chunk_seconds=seconds)[0]

@@ -91,6 +91,15 @@ def test_chunks_are_cut_in_the_silences_between_clips(recordings):
     assert all(start - end >= 0.5 * GAP for (_, end), (start, _) in zip(spans, spans[1:]))  # most of a pause is left out
 
 
+def test_a_recording_no_longer_than_a_chunk_is_predicted_whole(recordings, one_thread):
+    path, layout = recordings[0.25]
+    wave = torch.from_numpy(soundfile.read(str(path), dtype="float32")[0])[: layout.starts[2]]  # two clips, a pause
+    assert [c.wave.numel() for c in audio_chunks(wave, CHUNK_SECONDS, SAMPLE_RATE)] == [wave.numel()]
+    task = long_audio.tiny_asr()
+    long_audio.write_until_limit(task)
+    assert task.predict([wave]) == task.predict([wave], chunk_seconds=None)
+
+
 def test_speech_without_a_pause_is_cut_at_its_quietest_moment_in_the_last_third():
     noise = 0.1 * torch.randn(20 * SAMPLE_RATE, generator=torch.Generator().manual_seed(0))
     dip = slice(round(5.0 * SAMPLE_RATE), round(5.15 * SAMPLE_RATE))  # quieter, but shorter than a pause

@@ -98,8 +98,8 @@ def _longest_run(flags: Tensor) -> tuple[int, int]:
     return starts[longest], ends[longest] - 1
 
 
-def _blocks(raw: Any, default_rate: int, block_samples: int) -> tuple[Iterator[np.ndarray], int]:
-    """(mono float32 blocks, sample rate) of a path, a (waveform, rate) pair or a waveform."""
+def _blocks(raw: Any, default_rate: int, block_samples: int) -> tuple[Iterator[np.ndarray], int, int]:
+    """(mono float32 blocks, sample rate, samples in all) of a path, a (waveform, rate) pair or a waveform."""
     if isinstance(raw, (str, Path)):
         return _file_blocks(str(raw), block_samples)
     wave, rate = raw if isinstance(raw, tuple) else (raw, default_rate)
@@ -108,10 +108,10 @@ def _blocks(raw: Any, default_rate: int, block_samples: int) -> tuple[Iterator[n
         wave = wave.mean(axis=0)
     if wave.ndim != 1 or wave.size == 0:
         raise ValueError(f"audio: expected a non-empty 1-D or (channels, samples) waveform, got {wave.shape}")
-    return (wave[i : i + block_samples] for i in range(0, wave.size, block_samples)), int(rate)
+    return (wave[i : i + block_samples] for i in range(0, wave.size, block_samples)), int(rate), wave.size
 
 
-def _file_blocks(path: str, block_samples: int) -> tuple[Iterator[np.ndarray], int]:
+def _file_blocks(path: str, block_samples: int) -> tuple[Iterator[np.ndarray], int, int]:
     try:
         info = soundfile.info(path)
     except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError) as error:
@@ -126,12 +126,13 @@ def _file_blocks(path: str, block_samples: int) -> tuple[Iterator[np.ndarray], i
         except (soundfile.LibsndfileError, RuntimeError) as error:
             raise ValueError(f"{path}: cannot read audio ({error})") from error
 
-    return blocks(), info.samplerate
+    return blocks(), info.samplerate, info.frames
 
 
 def audio_chunks(raw: Any, chunk_seconds: float, default_rate: int) -> Iterator[AudioChunk]:
-    """Cut a recording at its pauses (``first_pause``) into chunks of at most ``chunk_seconds``,
-    reading a file block by block; a chunk without a pause ends at ``quietest_cut``.
+    """Cut a recording longer than ``chunk_seconds`` at its pauses (``first_pause``) into chunks
+    of at most ``chunk_seconds``, reading a file block by block; a chunk without a pause ends at
+    ``quietest_cut``. A shorter recording is one chunk.
 
     Args:
         raw: a path, a ``(waveform, sample_rate)`` pair or a waveform at ``default_rate``.
@@ -142,8 +143,11 @@ def audio_chunks(raw: Any, chunk_seconds: float, default_rate: int) -> Iterator[
     """
     if not chunk_seconds > 0:
         raise ValueError(f"chunk_seconds={chunk_seconds}: give a positive number of seconds (or null for no chunks)")
-    blocks, rate = _blocks(raw, default_rate, block_samples=max(1, round(chunk_seconds * default_rate / 2)))
+    blocks, rate, total = _blocks(raw, default_rate, block_samples=max(1, round(chunk_seconds * default_rate / 2)))
     longest = max(1, round(chunk_seconds * rate))
+    if total <= longest:  # short enough: whole, as without chunks
+        yield AudioChunk(torch.from_numpy(np.concatenate(list(blocks))), rate, 0.0)
+        return
     search_from = max(0, round(longest * (1 - SEARCH_FRACTION)))
     pending, start = np.zeros(0, dtype=np.float32), 0  # samples not yet cut, where they start
     for block in blocks:
