@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+from os import PathLike
 from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
@@ -197,7 +198,8 @@ class Task(L.LightningModule):
         for i, item in enumerate(inputs):
             tensor = tokenizer.prepare(item)
             if tokenizer.size(tensor) > 0:
-                check_positions(self, tensor, f"input {i} ({str(item)[:60]})", chunked=False)
+                check_positions(self, tensor, f"input {i} ({str(item)[:60]})" if isinstance(item, (str, PathLike))
+                                else f"input {i}", chunked=False)
                 prepared[i] = tensor
             elif self.empty_result is None:
                 raise ValueError(f"input {i} is empty; {type(self).__name__} cannot predict from nothing")

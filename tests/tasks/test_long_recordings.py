@@ -137,7 +137,7 @@ def test_a_recording_too_long_without_chunks_stops_before_the_forward_pass():
     task = _learned_asr(max_len=50, chunk_seconds=1.5)  # 50 encoder frames of 40 ms: 2 s
     task.source.forward = _must_not_run
     three_seconds = 0.1 * torch.randn(3 * SAMPLE_RATE)  # 301 frames -> ((301 - 1) // 2 - 1) // 2 = 74
-    with pytest.raises(ValueError, match=r"input 0 \(.*\) needs 74 positions \(one per encoder frame \(40 ms each\)\), "
+    with pytest.raises(ValueError, match=r"input 0 needs 74 positions \(one per encoder frame \(40 ms each\)\), "
                                          r"more than the 50 the model takes \(the source tokenizer's max_len\); predict "
                                          r"it in chunks: predict\(inputs, chunk_seconds=1.5\) or tformer-predict "
                                          r"chunk_seconds=1.5"):
