@@ -36,7 +36,6 @@ class AudioChunk(NamedTuple):
     start_seconds: float
 
 
-
 def quietest_cut(wave: np.ndarray, rate: int, search_from: int) -> int:
     """The sample at the centre of the quietest ``CUT_WINDOW_SECONDS`` window of ``wave[search_from:]``
     (of equally quiet windows, the middle of the longest run of them).
