@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+from os import PathLike
 from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
@@ -16,6 +17,7 @@ from tformer.checkpoint import KEY as checkpoint_key
 from tformer.checkpoint import describe
 from tformer.tokenizers import Batch, Tokenizer
 
+from .long_inputs import AUTO, check_positions, chunk_length, predict_in_chunks
 from .objectives import Objective
 
 __all__ = ["Task", "masked_mean"]
@@ -160,34 +162,55 @@ class Task(L.LightningModule):
     # -- prediction ------------------------------------------------------------------------------
     empty_result: Any = None  # what an empty input predicts; None: an empty input is an error
 
+    piece_separator: str | None = None  # what joins the outputs of a long input's chunks; None: they do not join
+
     @torch.no_grad()
-    def predict(self, inputs: Sequence[Any]) -> list[Any]:
+    def predict(self, inputs: Sequence[Any], chunk_seconds: float | str | None = AUTO) -> list[Any]:
         """Raw inputs of the input field (strings, image or audio paths, arrays) -> decoded
-        outputs, in order."""
+        outputs, in order.
+
+        Args:
+            inputs: raw inputs.
+            chunk_seconds: cut long inputs (recordings) into chunks of at most this many seconds,
+                read one at a time, and join their outputs; ``"auto"``: the input tokenizer's
+                ``chunk_seconds`` where this task's outputs join (``piece_separator``); None: never.
+                An input longer than the model's positions is refused before the forward pass.
+        Returns:
+            One output per input.
+        """
         if isinstance(inputs, (str, bytes)):
             raise TypeError("predict takes a list of inputs; wrap a single input in a list")
-        tokenizer = self.fields[self.input_field]
+        seconds = chunk_length(self, chunk_seconds)
         was_training = self.training
         self.eval()
         try:
-            results: list[Any] = [None] * len(inputs)
-            prepared = {}
-            for i, item in enumerate(inputs):
-                tensor = tokenizer.prepare(item)
-                if tokenizer.size(tensor) > 0:
-                    prepared[i] = tensor
-                elif self.empty_result is None:
-                    raise ValueError(f"input {i} is empty; {type(self).__name__} cannot predict from nothing")
-                else:
-                    results[i] = self.empty_result
-            order = sorted(prepared, key=lambda i: tokenizer.size(prepared[i]))
-            for start in range(0, len(order), self.predict_batch_size):
-                chunk = order[start : start + self.predict_batch_size]
-                batch = {self.input_field: tokenizer.collate([prepared[i] for i in chunk]).to(self.device)}
-                for i, output in zip(chunk, self.infer(batch)):
-                    results[i] = output
+            if seconds is not None:
+                return predict_in_chunks(self, inputs, seconds)
+            return self._predict_whole(inputs)
         finally:
             self.train(was_training)
+
+    def _predict_whole(self, inputs: Sequence[Any]) -> list[Any]:
+        """Predict whole inputs, batched by length (see ``predict``)."""
+        tokenizer = self.fields[self.input_field]
+        results: list[Any] = [None] * len(inputs)
+        prepared = {}
+        for i, item in enumerate(inputs):
+            tensor = tokenizer.prepare(item)
+            if tokenizer.size(tensor) > 0:
+                check_positions(self, tensor, f"input {i} ({str(item)[:60]})" if isinstance(item, (str, PathLike))
+                                else f"input {i}", chunked=False)
+                prepared[i] = tensor
+            elif self.empty_result is None:
+                raise ValueError(f"input {i} is empty; {type(self).__name__} cannot predict from nothing")
+            else:
+                results[i] = self.empty_result
+        order = sorted(prepared, key=lambda i: tokenizer.size(prepared[i]))
+        for start in range(0, len(order), self.predict_batch_size):
+            chunk = order[start : start + self.predict_batch_size]
+            batch = {self.input_field: tokenizer.collate([prepared[i] for i in chunk]).to(self.device)}
+            for i, output in zip(chunk, self.infer(batch)):
+                results[i] = output
         return results
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

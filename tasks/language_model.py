@@ -18,6 +18,7 @@ from tformer.tokenizers import Batch, TextOutput, Tokenizer
 
 from .base import Task
 from .generators import Generator, Sampling
+from .long_inputs import AUTO, chunk_length
 from .objectives import IGNORE, CrossEntropy, Objective
 from .translation import shift_target
 
@@ -90,10 +91,12 @@ class LanguageModelTask(Task):
 
     # -- continuing prompts ----------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, inputs: Sequence[str]) -> list[str]:
-        """Prompts -> their continuations (without the prompt); an empty prompt starts a text."""
+    def predict(self, inputs: Sequence[str], chunk_seconds: float | str | None = AUTO) -> list[str]:
+        """Prompts -> their continuations (without the prompt); an empty prompt starts a text.
+        Prompts are never cut into chunks (``chunk_seconds`` other than "auto" or None is an error)."""
         if isinstance(inputs, (str, bytes)):
             raise TypeError("predict takes a list of prompts; wrap a single prompt in a list")
+        chunk_length(self, chunk_seconds)
         was_training = self.training
         self.eval()
         try:

@@ -55,6 +55,7 @@ class TranslationTask(Task):
     input_field = "source"
     outputs = ("logits", "targets", "memory", "memory_pad_mask")
     empty_result = ""
+    piece_separator = " "  # a long recording's chunks are transcribed apart and their texts joined
 
     def __init__(
         self,

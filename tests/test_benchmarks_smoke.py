@@ -170,3 +170,28 @@ def test_the_language_model_comparison_trains_both_models_alike(tmp_path, monkey
     assert [point["update"] for point in summary["curve"]] == [2, 4]
     losses = [point[side] for point in summary["curve"] for side in ("ours", "peer")]
     assert all(0 < loss < 2 * math.log(int(summary["args"]["vocab"])) for loss in losses)
+
+
+@pytest.mark.slow  # a fresh process for the memory probe, besides decoding: about 40 s on 2 busy cores
+def test_long_audio_scores_chunks_against_clips_and_measures_memory(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import long_audio
+    from tests.tasks import long_audio as recordings
+    from tformer.checkpoint import KEY, describe
+
+    data = tmp_path / "data" / "espeak_digits"
+    (data / "test").mkdir(parents=True)
+    waves = recordings.clips(data / "test")  # clip0.wav ... with recordings.TEXTS
+    (data / "test.jsonl").write_text("".join(json.dumps({"audio_filepath": f"test/clip{i}.wav", "text": text}) + "\n"
+                                             for i, text in enumerate(recordings.TEXTS[: len(waves)])))
+    task = recordings.tiny_asr()
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"state_dict": task.state_dict(), KEY: describe(task)}, ckpt)
+    threads = torch.get_num_threads()
+    try:
+        results = long_audio.run(ckpt, minutes=[0.1], chunk_seconds=[3.0], wer_minutes=0.1, data=tmp_path / "data")
+    finally:
+        torch.set_num_threads(threads)
+    assert [row["decoding"] for row in results["wer"]][::2] == ["per clip", "chunks of <= 3 s"]
+    assert all(row["wer"] >= 0 for row in results["wer"])
+    assert results["memory"][0]["minutes"] == 0.1 and results["memory"][0]["max_rss_mb"] > 0

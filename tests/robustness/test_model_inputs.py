@@ -103,8 +103,14 @@ def test_a_source_longer_than_its_learned_positions_names_max_len():
     core = EncoderDecoder(16, 2, 1, 1, 32, dropout=0.0)
     task = TranslationTask({"source": _text(positions="learned", max_len=8), "target": _text()}, core).eval()
     assert len(task.predict(["abcdefgh"])) == 1
-    with pytest.raises(ValueError, match=r"sequence of 9 positions is longer than the 8 learned positions \(max_len\)"):
+    task.source.forward = _must_not_run  # refused before the forward pass
+    with pytest.raises(ValueError, match=r"input 0 \(abcdefghi\) needs 9 positions \(one per token\), more than the 8 the "
+                                         r"model takes \(the source tokenizer's max_len\); shorten the input"):
         task.predict(["abcdefghi"])
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the forward pass ran")
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])

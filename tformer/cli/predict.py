@@ -62,7 +62,7 @@ def chunks(items: list[Any], size: int, start: int) -> Iterator[tuple[int, list[
         yield i, items[i : i + size]
 
 
-def predict_records(task: Any, chunk: list[Any]) -> list[dict[str, Any]]:
+def predict_records(task: Any, chunk: list[Any], options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """``{"input", "prediction"}`` per input, or ``{"input", "error"}`` for an input that cannot be
     read (a corrupt file, an empty line); a failing chunk is retried one input at a time, so one
     bad input costs no other its prediction.
@@ -70,15 +70,17 @@ def predict_records(task: Any, chunk: list[Any]) -> list[dict[str, Any]]:
     Args:
         task: a loaded task.
         chunk: raw inputs.
+        options: keyword arguments of ``task.predict`` (``chunk_seconds``).
     Returns:
         One record per input, in order.
     """
+    options = options or {}
     try:
-        return [{"input": item, "prediction": p} for item, p in zip(chunk, task.predict(chunk))]
+        return [{"input": item, "prediction": p} for item, p in zip(chunk, task.predict(chunk, **options))]
     except SKIPPED_ERRORS as error:
         if len(chunk) == 1:
             return [{"input": chunk[0], "error": _message(chunk[0], error)}]
-    return [record for item in chunk for record in predict_records(task, [item])]
+    return [record for item in chunk for record in predict_records(task, [item], options)]
 
 
 def _message(item: Any, error: Exception) -> str:
@@ -123,6 +125,8 @@ def predict_file(cfg: DictConfig) -> int:
     task = load(cfg.ckpt, map_location=cfg.device)
     if cfg.get("beam_size") is not None and task.generator is not None:
         task.generator = task.generator.with_beam_size(int(cfg.beam_size))
+    options = _predict_options(cfg)
+    task.predict([], **options)  # a wrong chunk_seconds stops here, not once per input
     inputs = read_inputs(Path(cfg.input), task.fields[task.input_field].file_suffixes)
     output = Path(cfg.output)
     done = finished_lines(output)
@@ -131,7 +135,7 @@ def predict_file(cfg: DictConfig) -> int:
     written, failed = 0, 0
     with appended_lines(output) as append:
         for _, chunk in chunks(inputs, int(cfg.batch_size), done):
-            records = predict_records(task, chunk)
+            records = predict_records(task, chunk, options)
             bad = next((r for r in records if "error" in r), None)
             if bad is not None and on_error == "error":
                 append([_line(r) for r in records[: records.index(bad)]])
@@ -142,6 +146,13 @@ def predict_file(cfg: DictConfig) -> int:
     failures = f"; {failed} input(s) failed (their lines hold an \"error\")" if failed else ""
     print(f"tformer-predict: {written - failed} predictions written, {len(inputs)} in all -> {output}{failures}")
     return written
+
+
+def _predict_options(cfg: DictConfig) -> dict[str, Any]:
+    """Keyword arguments for ``task.predict``: ``chunk_seconds`` unless it is "auto" (every task's
+    default, so a plug-in task whose ``predict`` takes no options still predicts)."""
+    chunk_seconds = cfg.get("chunk_seconds", "auto")
+    return {} if chunk_seconds == "auto" else {"chunk_seconds": chunk_seconds}
 
 
 def _line(record: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import soundfile
@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from ..core.positions import embedding_scale
 from ..kinds import AUDIO
 from ..registry import TOKENIZERS
+from .audio_chunks import audio_chunks
 from .base import Batch, Tokenizer, build_positions, lengths_to_pad_mask
 
 __all__ = ["AudioFbankTokenizer", "LogMelFeatures", "Conv2dSubsampling", "read_audio"]
@@ -115,11 +116,16 @@ class AudioFbankTokenizer(Tokenizer):
         n_freq_masks, n_time_masks: masks per utterance.
         dropout: dropout after adding positions.
         positions: ``"sinusoidal"`` or ``"learned"``.
-        max_len: positions learned when ``positions="learned"`` (subsampled frames).
+        max_len: the most encoder frames (subsampled, 40 ms each by default) of one input: the
+            positions learned, or with sinusoidal positions a cap on attention's memory, which grows
+            with the square of the length. ``predict`` refuses a longer input before the forward pass.
         conv_channels: subsampling channels; ``None`` means ``d_model`` (ESPnet).
+        chunk_seconds: ``predict`` cuts recordings longer than this into chunks at their quietest
+            moments and joins the texts (``audio_chunks``); ``None``: it never cuts them.
     """
 
     reads = (AUDIO,)  # paths, (waveform, sample rate) pairs or waveforms
+    can_chunk = True  # long recordings are cut at pauses (prepare_chunks)
 
     def __init__(
         self,
@@ -137,6 +143,7 @@ class AudioFbankTokenizer(Tokenizer):
         positions: str = "sinusoidal",
         max_len: int = 4096,
         conv_channels: int | None = None,
+        chunk_seconds: float | None = 20.0,
     ):
         super().__init__()
         self.d_model, self.n_mels = d_model, n_mels
@@ -151,6 +158,10 @@ class AudioFbankTokenizer(Tokenizer):
         self.scale = embedding_scale(d_model)
         self.positions = build_positions(positions, d_model, max_len)
         self.dropout = nn.Dropout(dropout)
+        self.max_positions = max_len
+        self.chunk_seconds = chunk_seconds
+        if chunk_seconds is not None:
+            self._check_chunk_seconds(chunk_seconds, "source.chunk_seconds")
 
     def prepare(self, raw: Any) -> Tensor:
         """Path / (waveform, sample_rate) / 1-D waveform at ``sample_rate`` -> (T, n_mels) log-mel.
@@ -171,6 +182,42 @@ class AudioFbankTokenizer(Tokenizer):
         if wave.dim() != 1 or wave.numel() == 0:
             raise ValueError(f"{name}: expected a non-empty 1-D or (channels, samples) waveform, got {tuple(wave.shape)}")
         return self.features(wave, int(rate), name)
+
+    def positions_of(self, item: Tensor) -> int:
+        """Encoder frames of one prepared item: its log-mel frames after the x4 subsampling."""
+        return int(Conv2dSubsampling.output_length(item.size(0)))
+
+    def _check_chunk_seconds(self, seconds: float, key: str) -> None:
+        """``ValueError`` naming ``key`` if chunks of ``seconds`` are not positive or exceed ``max_len``."""
+        if not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"{key}={seconds!r}: give a positive number of seconds (or null: no chunks)")
+        frames = 1 + round(seconds * self.features.sample_rate) // self.features.hop_length
+        positions = Conv2dSubsampling.output_length(frames)
+        if positions > self.max_positions:
+            fits = self.max_positions * Conv2dSubsampling.factor * self.features.hop_length / self.features.sample_rate
+            raise ValueError(f"{key}={seconds:g}: chunks of {seconds:g} s make {positions} encoder frames, more than the "
+                             f"{self.max_positions} the model takes (max_len); choose at most {fits:.1f} s")
+
+    def prepare_chunks(self, raw: Any, chunk_seconds: float) -> Iterator[tuple[Tensor, str]]:
+        """Log-mel frames of a recording in chunks of at most ``chunk_seconds``, cut at its quietest
+        moments; a file is read block by block, so memory does not grow with its length.
+
+        Args:
+            raw: a path, a ``(waveform, sample_rate)`` pair or a waveform at ``sample_rate``.
+            chunk_seconds: the longest chunk.
+        Returns:
+            ``(frames (T, n_mels), "NAME at START-END s")`` per chunk, in order. A last chunk
+            shorter than the subsampling takes (60 ms) holds no word and is left out.
+        """
+        self._check_chunk_seconds(chunk_seconds, "chunk_seconds")
+        name = str(raw) if isinstance(raw, (str, Path)) else "audio"
+        shortest = self.features.min_seconds()
+        for index, chunk in enumerate(audio_chunks(raw, chunk_seconds, self.features.sample_rate)):
+            seconds = chunk.wave.numel() / chunk.rate
+            if index > 0 and seconds < shortest:
+                continue
+            where = f"{name} at {chunk.start_seconds:.2f}-{chunk.start_seconds + seconds:.2f} s"
+            yield self.features(chunk.wave, chunk.rate, name if index == 0 else where), where
 
     @property
     def position_unit(self) -> str:

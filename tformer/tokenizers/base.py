@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -86,6 +86,22 @@ class Tokenizer(RecordsArguments, nn.Module):
         """Cost of one prepared item for token-budget batching (tokens, frames or patches)."""
         return int(item.size(0))
 
+    # -- long inputs -----------------------------------------------------------------------------------
+    max_positions: int | None = None  # the most positions ``forward`` makes for one item; None: any
+
+    def positions_of(self, item: Tensor) -> int:
+        """How many positions ``forward`` makes of one prepared item (checked against ``max_positions``)."""
+        return self.size(item)
+
+    can_chunk: bool = False  # ``prepare_chunks`` cuts long inputs (audio)
+    chunk_seconds: float | None = None  # the chunk length ``predict`` cuts inputs into by default; None: whole inputs
+
+    def prepare_chunks(self, raw: Any, chunk_seconds: float) -> Iterator[tuple[Tensor, str]]:
+        """Prepare a long raw input in pieces of at most ``chunk_seconds``, reading it a piece at a
+        time; yields ``(prepared piece, where it lies in the input)``. Only tokenizers whose
+        ``chunk_seconds`` is set cut their inputs (audio)."""
+        raise ValueError(f"{type(self).__name__} cannot cut its inputs into chunks; set chunk_seconds=null")
+
     def fit(self, corpus: Iterable[Any]) -> None:
         """Learn from the training split before the model is built (no-op unless overridden)."""
 
@@ -139,7 +155,6 @@ class Tokenizer(RecordsArguments, nn.Module):
 class TextOutput(Tokenizer):
     """An output-side (text) tokenizer: vocabulary, step-wise embedding and output projection."""
 
-    max_positions: int | None = None  # the longest sequence it embeds (learned positions); None: any
     vocab_size: int
     pad_id: int
     bos_id: int
