@@ -7,14 +7,13 @@ each, written clip by clip), then
 - WER: decodes the clips one by one (``chunk_seconds=None``), the same clips with the silence a
   chunk keeps around its speech added, and the long recording in chunks, each scored against the
   clips' texts in order; the margin is the difference;
-- memory: predicts each recording in a fresh process and reads its peak RSS (``ru_maxrss``).
+- memory: predicts each recording in a fresh process and reads its peak RSS (``VmHWM``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import torch
 from torchmetrics.functional.text import word_error_rate
 
 import tformer
+from benchmarks.speed_memory import status_kib
 from tformer.data.builtin import data_root
 
 GAP_SECONDS = 0.5
@@ -93,7 +93,9 @@ def peak_memory_mb(ckpt: Path, recording: Path, chunk_seconds: float) -> float:
 def _probe(ckpt: Path, recording: Path, chunk_seconds: float) -> None:
     torch.set_num_threads(1)
     tformer.load(ckpt).predict([str(recording)], chunk_seconds=chunk_seconds)
-    print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))  # KiB on Linux
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so the probe would report this
+    # benchmark's own peak (a loaded model, the WER decoding) instead of its own
+    print(json.dumps({"max_rss_mb": status_kib("VmHWM") / 1024}))
 
 
 def run(ckpt: Path, minutes: list[float], chunk_seconds: list[float], wer_minutes: float,

@@ -33,7 +33,8 @@ __all__ = ["step_peak_bytes", "measure_in_subprocess"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _status_kib(field: str) -> int:
+def status_kib(field: str) -> int:
+    """A ``/proc/self/status`` field in KiB (``VmRSS``, ``VmHWM``: the peak, which starts afresh with each program)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
@@ -62,10 +63,10 @@ def step_peak_bytes(which: str, shape: TranslationShape, device: str = "cpu") ->
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
     _release_freed_memory()
-    before = _status_kib("VmRSS")
+    before = status_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     step()
-    return (_status_kib("VmHWM") - before) * 1024
+    return (status_kib("VmHWM") - before) * 1024
 
 
 def measure_in_subprocess(which: str, shape: TranslationShape, device: str = "cpu", threads: int | None = None) -> int:
