@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
@@ -189,6 +190,12 @@ class Task(L.LightningModule):
         finally:
             self.train(was_training)
         return results
+
+    def written_prediction(self, prediction: Any, index: int, output: Path) -> Any:
+        """What ``tformer-predict`` writes into the JSON-lines file ``output`` for prediction
+        number ``index``: the prediction itself (text, a label) by default; a task that predicts
+        media writes a file beside ``output`` and gives its path."""
+        return prediction
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[checkpoint_key] = describe(self)

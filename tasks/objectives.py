@@ -17,7 +17,7 @@ from tformer.core.config import RecordsArguments
 from tformer.registry import OBJECTIVES
 from tformer.tokenizers import Batch
 
-__all__ = ["Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "IGNORE"]
+__all__ = ["Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "IGNORE"]
 
 IGNORE = -100  # a target position no loss counts (padding), as F.cross_entropy's default
 
@@ -196,3 +196,30 @@ class Regression(Objective):
         keep = torch.arange(target.size(1), device=target.device)[None, :] < reference.lengths.to(target.device)[:, None]
         error = (predicted - target).abs() if self.norm == "l1" else (predicted - target) ** 2  # (B, T, D)
         return error[keep].mean()
+
+
+@OBJECTIVES.register("binary_cross_entropy")
+class BinaryCrossEntropy(Objective):
+    """Binary cross entropy of ``logits`` (...) against 0/1 ``targets`` (...), positions at
+    ``IGNORE`` left out; the mean over the rest. A text-to-speech decoder's stop token: one step
+    in each utterance is the last, so the positives get ``pos_weight`` (5-8 in Li et al. 2019).
+
+    Args:
+        weight: its share of the task's loss.
+        logits: the task output holding the logits.
+        targets: the task output holding the targets (0., 1. or IGNORE).
+        pos_weight: the weight of a positive target against a negative one.
+    """
+
+    def __init__(self, weight: float = 1.0, logits: str = "stop_logits", targets: str = "stop_targets",
+                 pos_weight: float = 1.0):
+        super().__init__(weight)
+        if pos_weight <= 0:
+            raise ValueError(f"task.objectives.*.pos_weight must be > 0, got {pos_weight}")
+        self.reads, self.pos_weight = (logits, targets), pos_weight
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        logits, targets = (outputs[name].float() for name in self.reads)
+        keep = targets != IGNORE
+        return F.binary_cross_entropy_with_logits(logits[keep], targets[keep],
+                                                  pos_weight=logits.new_tensor(self.pos_weight))
