@@ -22,20 +22,11 @@ from tformer.tasks import TextToSpeechTask
 from tformer.tasks.objectives import IGNORE
 from tformer.tasks.tts import stop_targets
 from tformer.tokenizers import Batch, MelTokenizer, TextCharTokenizer
+from tests.tiny_checkpoints import tts_overrides
 
 from .conftest import compose_run
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-SIZES = {"train_size": 6, "valid_size": 2, "test_size": 2}
-
-
-def tts_overrides(root) -> list[str]:
-    """A tiny tts run on espeak digit strings synthesized into ``root`` (10 clips, about 1 s)."""
-    data = [f"+data.{split}.{key}={value}" for split in ("train", "valid", "test")  # train_size: they follow train's
-            for key, value in [("root", root), *SIZES.items()] if key != "train_size"]
-    return ["task=tts", "source=text_char", "target=mel", "data=espeak_digits", f"data.train.train_size={SIZES['train_size']}",
-            *data, "data.fields={source: target, target: source}", "target.reduction=2", "target.prenet_dim=16",
-            "task.postnet_channels=8", "task.max_seconds=0.5", "task.stop_threshold=1.0"]
 
 
 def _model(reduction: int = 2) -> TextToSpeechTask:
