@@ -194,10 +194,10 @@ class TextToSpeechTask(Task):
             ValueError: a text holds characters outside the source vocabulary, naming them.
         """
         if not isinstance(inputs, (str, bytes)):
-            for index, text in enumerate(inputs):
+            for text in inputs:
                 unknown = self.source.outside_vocabulary(text)
                 if unknown:
-                    raise ValueError(_unknown_message(index, text, unknown, self.source.known_characters))
+                    raise ValueError(_unknown_message(text, unknown, self.source.known_characters))
         return super().predict(inputs)
 
     def written_prediction(self, prediction: Tensor, index: int, output: Path) -> str:
@@ -209,8 +209,8 @@ class TextToSpeechTask(Task):
         return str(path)
 
 
-def _unknown_message(index: int, text: str, unknown: list[str], known: str) -> str:
+def _unknown_message(text: str, unknown: list[str], known: str) -> str:
     shown = ", ".join(repr(c) for c in dict.fromkeys(unknown))
     reads = f"only the characters {known!r}" if known else "other characters"
-    return (f"input {index} ({text[:60]!r}) has characters outside the text vocabulary: {shown}; the model reads "
+    return (f"the text {text[:60]!r} has characters outside the text vocabulary: {shown}; the model reads "
             f"{reads} (write numbers and symbols out in words, as its training texts do)")

@@ -101,7 +101,7 @@ def test_the_losses_are_l1_before_and_after_the_postnet_and_a_weighted_stop_bce(
 
 def test_a_prompt_with_characters_outside_the_vocabulary_is_refused_naming_them():
     task = _model()
-    with pytest.raises(ValueError, match=r"input 1 \('1 2 three!'\) has characters outside the text vocabulary: "
+    with pytest.raises(ValueError, match=r"the text '1 2 three!' has characters outside the text vocabulary: "
                                          r"'1', '2', '!'; the model reads only the characters ' abcdefghijklmnopqrstuvwxyz'"):
         task.predict(["one", "1 2 three!"])
 
