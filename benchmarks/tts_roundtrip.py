@@ -120,8 +120,9 @@ def write_pictures(out: Path, result: dict[str, Any], sample_rate: int) -> None:
 
     soundfile.write(str(out / "tts_example.wav"), result["waves"][0].clamp(-1, 1).numpy(), sample_rate, subtype="PCM_16")
     figure, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    low, high = float(result["frames"][1].min()), float(result["frames"][1].max())  # one colour scale: espeak's
     for axis, frames, title in zip(axes, result["frames"], ("tformer tts", "espeak-ng")):
-        axis.imshow(frames.T, origin="lower", aspect="auto", cmap="magma")
+        axis.imshow(frames.T, origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high)
         axis.set_title(f"{title}: {result['examples'][0]['text']!r}")
         axis.set_ylabel("mel band")
     axes[-1].set_xlabel("frame (12.5 ms)")
