@@ -74,7 +74,8 @@ class TextToSpeechTask(Task):
         fields: ``source`` (a text tokenizer) and ``target`` (``MelTokenizer``).
         core: the shared ``EncoderDecoder``.
         objectives: by default L1 of the frames before and after the post-net, and the stop
-            token's binary cross entropy (positive weight 8).
+            token's binary cross entropy (positive weight 8); a ``guided_attention`` objective
+            reads the decoder's cross-attention (gathered only then).
         postnet_channels, postnet_kernel, postnet_layers, postnet_dropout: see ``PostNet``.
         stop_threshold: decoding stops after the step whose stop probability exceeds it.
         max_seconds: decoding stops there without a stop token.
@@ -83,7 +84,7 @@ class TextToSpeechTask(Task):
 
     field_names = ("source", "target")
     input_field = "source"
-    outputs = ("frames", "frames_postnet", "stop_logits", "stop_targets")
+    outputs = ("frames", "frames_postnet", "stop_logits", "stop_targets", "cross_attention", "cross_attention_mask")
 
     def __init__(self, fields: Mapping[str, Tokenizer], core: EncoderDecoder, objectives: Mapping[str, Objective] | None = None,
                  postnet_channels: int = 256, postnet_kernel: int = 5, postnet_layers: int = 5,
@@ -100,6 +101,8 @@ class TextToSpeechTask(Task):
         self.frame_head = nn.Linear(core.d_model, target.reduction * target.n_mels)
         self.stop_head = nn.Linear(core.d_model, 1)
         self.postnet = PostNet(target.n_mels, postnet_channels, postnet_kernel, postnet_layers, postnet_dropout)
+        # The decoder's attention weights are gathered only for an objective that reads them.
+        self.keeps_attention = any("cross_attention" in objective.reads for objective in self.objectives.values())
         self.save_hyperparameters(ignore=["fields", "core", "objectives", "optimizer", "scheduler"])
 
     def default_objectives(self) -> dict[str, Objective]:
@@ -137,12 +140,19 @@ class TextToSpeechTask(Task):
         memory, src_mask = self.encode(batch["source"])
         target = batch["target"]
         lengths = target.lengths.to(target.values.device)
-        y, _ = self.target(target.values, lengths)  # (B, S, d): go frame, then each step's last frame
-        hidden = self.core.decoder(y, memory, src_mask)  # right-padded: the causal mask suffices
+        y, tgt_mask = self.target(target.values, lengths)  # (B, S, d): go frame, then each step's last frame
+        if self.keeps_attention:  # right-padded targets: the causal mask suffices
+            hidden, weights = self.core.decoder(y, memory, src_mask, need_weights=True)
+        else:
+            hidden, weights = self.core.decoder(y, memory, src_mask), None
         frames, refined, stop_logits = self.heads(hidden, lengths)
         T = target.values.size(1)
-        return {"frames": frames[:, :T], "frames_postnet": refined[:, :T], "stop_logits": stop_logits,
-                "stop_targets": stop_targets(self.target.steps(lengths), hidden.size(1))}
+        outputs = {"frames": frames[:, :T], "frames_postnet": refined[:, :T], "stop_logits": stop_logits,
+                   "stop_targets": stop_targets(self.target.steps(lengths), hidden.size(1))}
+        if weights is not None:
+            outputs["cross_attention"] = torch.stack([cross for _, cross in weights], 1)  # (B, L, H, S, S_text)
+            outputs["cross_attention_mask"] = ~tgt_mask[:, :, None] & ~src_mask[:, None, :]  # real (step, text) pairs
+        return outputs
 
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         return int(batch["target"].lengths.sum())  # frames

@@ -18,7 +18,7 @@ from tformer.cli.composition import check_composition
 from tformer.cli.predict import predict_file
 from tformer.cli.train import train
 from tformer.core import EncoderDecoder
-from tformer.tasks import TextToSpeechTask
+from tformer.tasks import GuidedAttention, TextToSpeechTask
 from tformer.tasks.objectives import IGNORE
 from tformer.tasks.tts import stop_targets
 from tformer.tokenizers import Batch, MelTokenizer, TextCharTokenizer
@@ -148,3 +148,33 @@ def test_a_tiny_run_predicts_waveforms_writes_wavs_and_reloads_alike(tmp_path):
         assert row["prediction"] == str(tmp_path / "speech_wav" / f"{number:06d}.wav")
         wave, rate = soundfile.read(row["prediction"], dtype="float32")
         assert rate == 16000 and wave.shape == ((40 - 1) * 200,)
+
+
+def test_guided_attention_costs_attention_off_the_diagonal_as_its_formula_says():
+    objective = GuidedAttention(weight=1.0, sigma=0.4, layers=1, heads=1)
+    mask = torch.zeros(1, 4, 3, dtype=torch.bool)
+    mask[0, :2, :2] = True  # 2 real steps over 2 real characters
+    t, s = torch.meshgrid(torch.arange(2) / 2, torch.arange(2) / 2, indexing="ij")
+    expected = 1 - torch.exp(-((s - t) ** 2) / (2 * 0.4**2))
+    penalty = objective.penalty(mask)[0]
+    torch.testing.assert_close(penalty[:2, :2], expected)
+    assert penalty[2:].abs().sum() == 0 and penalty[:, 2].abs().sum() == 0
+    diagonal, crossed = torch.zeros(1, 1, 1, 4, 3), torch.zeros(1, 1, 1, 4, 3)
+    diagonal[..., 0, 0] = diagonal[..., 1, 1] = 1.0
+    crossed[..., 0, 1] = crossed[..., 1, 0] = 1.0
+    cost = [float(objective({"cross_attention": w, "cross_attention_mask": mask}, {})) for w in (diagonal, crossed)]
+    assert cost[0] == 0.0 and cost[1] == pytest.approx(2 * float(expected[0, 1]) / 4)
+
+
+def test_the_task_gathers_the_decoders_attention_only_for_an_objective_that_reads_it():
+    task = _model(reduction=2).train()
+    text, mel = task.source, task.target
+    batch = {"source": text.collate([text.prepare("one two"), text.prepare("six")]),
+             "target": mel.collate([torch.randn(5, 20), torch.randn(3, 20)])}
+    assert "cross_attention" not in task(batch)
+    guided = TextToSpeechTask(dict(task.fields), task.core, {"guided": GuidedAttention(layers=2, heads=2)}).train()
+    outputs = guided(batch)
+    assert outputs["cross_attention"].shape == (2, 2, 2, 3, 7)  # (B, layers, heads, steps, characters)
+    assert outputs["cross_attention_mask"][1].sum() == 2 * 3  # 2 steps of "six"'s 3 frames, over 3 characters
+    loss, losses, _ = guided.loss(batch)
+    assert set(losses) == {"guided"} and 0 < float(loss) < 10
