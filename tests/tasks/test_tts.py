@@ -178,3 +178,11 @@ def test_the_task_gathers_the_decoders_attention_only_for_an_objective_that_read
     assert outputs["cross_attention_mask"][1].sum() == 2 * 3  # 2 steps of "six"'s 3 frames, over 3 characters
     loss, losses, _ = guided.loss(batch)
     assert set(losses) == {"guided"} and 0 < float(loss) < 10
+
+
+def test_export_names_the_tts_task_it_does_not_write(tmp_path):
+    from tformer.export import export_task
+
+    with pytest.raises(ValueError, match=r"the tts task \(a EncoderDecoder core, a MelTokenizer target\) is not supported yet"):
+        export_task(_model(), tmp_path / "tts.onnx")
+    assert not list(tmp_path.iterdir())
