@@ -186,3 +186,10 @@ def test_export_names_the_tts_task_it_does_not_write(tmp_path):
     with pytest.raises(ValueError, match=r"the tts task \(a EncoderDecoder core, a MelTokenizer target\) is not supported yet"):
         export_task(_model(), tmp_path / "tts.onnx")
     assert not list(tmp_path.iterdir())
+
+
+def test_attention_pictures_name_the_tts_task_they_do_not_draw():
+    from tformer.plots.weights import attention_for_input
+
+    with pytest.raises(ValueError, match=r"TextToSpeechTask \(a MelTokenizer target\) is not supported yet"):
+        attention_for_input(_model(), "one two")
