@@ -193,3 +193,17 @@ def test_attention_pictures_name_the_tts_task_they_do_not_draw():
 
     with pytest.raises(ValueError, match=r"TextToSpeechTask \(a MelTokenizer target\) is not supported yet"):
         attention_for_input(_model(), "one two")
+
+
+def test_the_baseline_writes_the_mean_training_frame_everywhere():
+    from types import SimpleNamespace
+
+    task = _model()
+    column = lambda values: SimpleNamespace(column=lambda name: values)  # noqa: E731
+    rng = torch.Generator().manual_seed(0)
+    clips = [0.1 * torch.randn(n, generator=rng) for n in (1600, 2400, 3200)]
+    data = SimpleNamespace(train=column(clips[:2]), test=column(clips[2:]), column_of=lambda field: "source")
+    key, value, what = task.trivial_baseline(data)
+    mean = torch.cat([task.target.prepare(c) for c in clips[:2]]).mean(0)
+    assert key == "test/mel_l1" and what == "every frame the mean training frame"
+    assert value == pytest.approx(float((task.target.prepare(clips[2]) - mean).abs().mean()))
