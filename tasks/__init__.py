@@ -6,12 +6,13 @@ from .base import Task
 from .classification import ClassificationTask
 from .generators import Beam, CtcRescoredBeam, Generator, Greedy, Sampling
 from .language_model import LanguageModelTask
-from .objectives import CTC, Contrastive, CrossEntropy, Objective, Regression
+from .objectives import CTC, BinaryCrossEntropy, Contrastive, CrossEntropy, GuidedAttention, Objective, Regression
 from .translation import TranslationTask
+from .tts import TextToSpeechTask
 
 __all__ = [
-    "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask",
-    "Objective", "CrossEntropy", "CTC", "Contrastive", "Regression",
+    "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask",
+    "Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
     "Generator", "Greedy", "Beam", "CtcRescoredBeam", "Sampling",
     "generators", "metrics", "objectives",
 ]

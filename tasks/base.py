@@ -7,6 +7,7 @@ import difflib
 import functools
 import inspect
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
@@ -212,6 +213,12 @@ class Task(L.LightningModule):
             for i, output in zip(chunk, self.infer(batch)):
                 results[i] = output
         return results
+
+    def written_prediction(self, prediction: Any, index: int, output: Path) -> Any:
+        """What ``tformer-predict`` writes into the JSON-lines file ``output`` for prediction
+        number ``index``: the prediction itself (text, a label) by default; a task that predicts
+        media writes a file beside ``output`` and gives its path."""
+        return prediction
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[checkpoint_key] = describe(self)

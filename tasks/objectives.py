@@ -17,7 +17,8 @@ from tformer.core.config import RecordsArguments
 from tformer.registry import OBJECTIVES
 from tformer.tokenizers import Batch
 
-__all__ = ["Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "IGNORE"]
+__all__ = ["Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
+           "IGNORE"]
 
 IGNORE = -100  # a target position no loss counts (padding), as F.cross_entropy's default
 
@@ -196,3 +197,67 @@ class Regression(Objective):
         keep = torch.arange(target.size(1), device=target.device)[None, :] < reference.lengths.to(target.device)[:, None]
         error = (predicted - target).abs() if self.norm == "l1" else (predicted - target) ** 2  # (B, T, D)
         return error[keep].mean()
+
+
+@OBJECTIVES.register("binary_cross_entropy")
+class BinaryCrossEntropy(Objective):
+    """Binary cross entropy of ``logits`` (...) against 0/1 ``targets`` (...), positions at
+    ``IGNORE`` left out; the mean over the rest. A text-to-speech decoder's stop token: one step
+    in each utterance is the last, so the positives get ``pos_weight`` (5-8 in Li et al. 2019).
+
+    Args:
+        weight: its share of the task's loss.
+        logits: the task output holding the logits.
+        targets: the task output holding the targets (0., 1. or IGNORE).
+        pos_weight: the weight of a positive target against a negative one.
+    """
+
+    def __init__(self, weight: float = 1.0, logits: str = "stop_logits", targets: str = "stop_targets",
+                 pos_weight: float = 1.0):
+        super().__init__(weight)
+        if pos_weight <= 0:
+            raise ValueError(f"task.objectives.*.pos_weight must be > 0, got {pos_weight}")
+        self.reads, self.pos_weight = (logits, targets), pos_weight
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        logits, targets = (outputs[name].float() for name in self.reads)
+        keep = targets != IGNORE
+        return F.binary_cross_entropy_with_logits(logits[keep], targets[keep],
+                                                  pos_weight=logits.new_tensor(self.pos_weight))
+
+
+@OBJECTIVES.register("guided_attention")
+class GuidedAttention(Objective):
+    """Guided attention (Tachibana et al. 2018): the cross-attention weight that output step t
+    of T puts on input position s of S, times ``1 - exp(-(s/S - t/T)^2 / (2 sigma^2))``, averaged
+    over the real (t, s) pairs. It pulls the alignment of text and speech towards the diagonal,
+    which a text-to-speech decoder otherwise finds late (ESPnet applies it to Transformer TTS).
+
+    Args:
+        weight: its share of the task's loss (ESPnet: 10).
+        sigma: the width of the band around the diagonal that costs nothing (0.4).
+        layers: how many of the last decoder layers it guides.
+        heads: how many of their first heads it guides.
+    """
+
+    reads = ("cross_attention", "cross_attention_mask")
+
+    def __init__(self, weight: float = 10.0, sigma: float = 0.4, layers: int = 2, heads: int = 2):
+        super().__init__(weight)
+        if sigma <= 0 or layers < 1 or heads < 1:
+            raise ValueError(f"task.objectives.guided_attention needs sigma > 0, layers >= 1 and heads >= 1, got "
+                             f"{sigma}, {layers}, {heads}")
+        self.sigma, self.layers, self.heads = sigma, layers, heads
+
+    def penalty(self, mask: Tensor) -> Tensor:
+        """(B, T, S) real pairs -> (B, T, S) the cost of attending there, 0 off the real pairs."""
+        steps, positions = mask.any(2).sum(1), mask.any(1).sum(1)  # (B,), (B,)
+        t = torch.arange(mask.size(1), device=mask.device)[None, :, None] / steps[:, None, None].clamp(min=1)
+        s = torch.arange(mask.size(2), device=mask.device)[None, None, :] / positions[:, None, None].clamp(min=1)
+        return (1 - torch.exp(-((s - t) ** 2) / (2 * self.sigma**2))) * mask
+
+    def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        weights, mask = outputs["cross_attention"], outputs["cross_attention_mask"]  # (B, L, H, T, S), (B, T, S)
+        guided = weights[:, -self.layers :, : self.heads].float()  # (B, l, h, T, S)
+        cost = guided * self.penalty(mask)[:, None, None]
+        return cost.sum() / (mask.sum() * guided.size(1) * guided.size(2)).clamp(min=1)

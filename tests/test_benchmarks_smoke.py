@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,32 @@ def test_long_audio_scores_chunks_against_clips_and_measures_memory(monkeypatch,
     assert [row["decoding"] for row in results["wer"]][::2] == ["per clip", "chunks of <= 3 s"]
     assert all(row["wer"] >= 0 for row in results["wer"])
     assert results["memory"][0]["minutes"] == 0.1 and results["memory"][0]["max_rss_mb"] > 0
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_tts_roundtrip_transcribes_unseen_strings_and_writes_its_pictures(monkeypatch, tmp_path, tmp_path_factory):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import numpy as np
+    import soundfile
+
+    from benchmarks import tts_roundtrip
+    from tests.tiny_checkpoints import trained_run
+
+    a = np.array([[0.0], [1.0]])
+    assert tts_roundtrip.dtw_l1(a, np.repeat(a, 3, axis=0)) == 0.0  # a slower rendering of the same frames
+    assert tts_roundtrip.dtw_l1(a, np.array([[0.0], [2.0]])) == 0.5  # (0 + 1) / 2 along the diagonal
+    assert tts_roundtrip.spoken("509") == "five zero nine"
+    tts, asr = trained_run("tts", tmp_path_factory), trained_run("audio", tmp_path_factory)
+    (data,) = (tts.run.parent / "data").glob("espeak_digits*")
+    seen = tts_roundtrip.seen_digit_strings(data)
+    assert len(seen) >= 5  # 10 clips; a few strings may repeat
+    picked = tts_roundtrip.unseen_digit_strings(20, seen | {"123"}, seed=0)
+    assert len(set(picked)) == 20 and not set(picked) & (seen | {"123"}) and all(3 <= len(d) <= 7 for d in picked)
+    summary = tts_roundtrip.main(["--tts", str(tts.ckpt), "--asr", str(asr.ckpt), "--count", "2", "--seen", str(data),
+                                  "--out", str(tmp_path)])
+    assert summary["count"] == 2 and summary["wer"] >= 0 and summary["wer_espeak"] >= 0
+    assert 0 < summary["mel_l1_dtw"] < 10 and summary["seconds_ours"] == pytest.approx(2 * (40 - 1) * 200 / 16000, abs=0.01)
+    assert json.loads((tmp_path / "summary.json").read_text())["count"] == 2
+    wave, rate = soundfile.read(tmp_path / "tts_example.wav")
+    assert rate == 16000 and len(wave) == (40 - 1) * 200
+    assert (tmp_path / "tts_spectrograms.png").read_bytes()[:4] == b"\x89PNG"

@@ -30,7 +30,7 @@ DATASET_FIELDS = {
 }
 TOKENIZER_READS = {
     "text_bpe": {"text", "label"}, "text_char": {"text", "label"}, "label": {"label", "text"},
-    "image_patch": {"image"}, "audio_fbank": {"audio"},
+    "image_patch": {"image"}, "audio_fbank": {"audio"}, "mel": {"audio"},
 }
 
 

@@ -82,7 +82,7 @@ def test_every_recipe_builds_its_task(experiment):
 def test_every_model_size_builds_every_task(task, model):
     if model in ("base", "big"):
         pytest.skip("the paper's sizes are built in test_paper_sizes")
-    target = "label" if task == "classification" else "text_char"
+    target = {"classification": "label", "tts": "mel"}.get(task, "text_char")
     source = "image_patch" if task == "classification" else "text_char"
     if task == "asr":
         source = "audio_fbank"

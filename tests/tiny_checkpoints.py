@@ -44,12 +44,26 @@ def _overrides(name: str, root: Path) -> tuple[list[str], str]:
         a = tiny_data.audio_manifest(root)
         return ["task=asr", "source=audio_fbank", "target=text_char", "data=audio_manifest",
                 f"data.train.path={a['train']}", *_SHORT], str(root / "test_0.wav")
+    if name == "tts":
+        return tts_overrides(root / "data"), "one two"
     raise KeyError(name)
+
+
+def tts_overrides(root: Path) -> list[str]:
+    """A tiny tts run on espeak digit strings synthesized into ``root`` (10 clips, about 1 s of
+    synthesis; needs espeak-ng): words in, 0.5 s of frames out (the stop token is never trusted)."""
+    sizes = ["valid_size=2", "test_size=2"]
+    data = [f"+data.{split}.{option}" for split in ("train", "valid", "test") for option in [f"root={root}", *sizes]]
+    return ["task=tts", "source=text_char", "target=mel", "data=espeak_digits", "data.train.train_size=6", *data,
+            "data.fields={source: target, target: source}", "data.max_tokens=null", "+source.alphabet='abcdefghijklmnopqrstuvwxyz '",
+            "target.reduction=2", "target.prenet_dim=16", "task.postnet_channels=8", "task.max_seconds=0.5",
+            "task.stop_threshold=1.0"]
 
 
 def trained_run(name: str, tmp_path_factory) -> TinyRun:
     """A 3-step tiny run: ``text`` (BPE de->en translation), ``image`` (ViT classification with
-    [CLS]) or ``audio`` (ASR); trained on first use in a test session, then reused."""
+    [CLS]), ``audio`` (ASR) or ``tts`` (text to speech); trained on first use in a test session,
+    then reused."""
     if name not in _RUNS:
         root = tmp_path_factory.mktemp(f"tiny_{name}")
         overrides, sample = _overrides(name, root)

@@ -22,6 +22,7 @@ from .checkpoint import atomic_write, describe
 from .core import Encoder, EncoderDecoder
 from .export_graphs import ClassifierGraph, DecoderStepGraph, EncoderGraph
 from .registry import TASKS
+from .tokenizers import TextOutput
 
 __all__ = ["export_task", "graph_names", "graph_files", "check_format", "FORMATS"]
 
@@ -39,12 +40,14 @@ def _input_dims(tokenizer: Any) -> dict[str, dict[int, Any]]:
 def graph_names(task: Any) -> tuple[str, ...]:
     """The graphs ``task`` exports to: ``("classifier",)`` for an encoder with a head,
     ``("encoder", "decoder")`` for an encoder-decoder; ``ValueError`` naming the task otherwise."""
-    if isinstance(task.core, EncoderDecoder):
-        return ("encoder", "decoder")
     if isinstance(task.core, Encoder):
         return ("classifier",)
-    raise ValueError(f"tformer-export writes classification and encoder-decoder tasks; the {_task_name(task)} task "
-                     f"(a {type(task.core).__name__} core) is not supported yet")
+    target = task.fields["target"] if isinstance(task.core, EncoderDecoder) else None
+    if isinstance(target, TextOutput):
+        return ("encoder", "decoder")
+    target_kind = f", a {type(target).__name__} target" if target is not None else ""
+    raise ValueError(f"tformer-export writes classification and encoder-decoder tasks that write text; the "
+                     f"{_task_name(task)} task (a {type(task.core).__name__} core{target_kind}) is not supported yet")
 
 
 def _task_name(task: Any) -> str:

@@ -109,3 +109,14 @@ def test_learned_positions_limit_is_named():
     ids = tokenizer.prepare("ababab").unsqueeze(0)
     with pytest.raises(ValueError, match="max_len"):
         tokenizer(ids, torch.tensor([6]))
+
+
+def test_the_characters_outside_the_vocabulary_are_named_as_written():
+    # What a text-to-speech prompt is refused with: prepare would read these as <unk>.
+    char = TextCharTokenizer(d_model=8, alphabet="abc ")
+    assert char.outside_vocabulary("ab x1c") == ["x", "1"] and char.known_characters == " abc"
+    assert char.prepare("ab x1c").tolist().count(char.unk_id) == 2
+    bpe = TextBpeTokenizer(d_model=8, vocab_size=40, min_frequency=1, lowercase=True)
+    bpe.fit(["abc cab", "bca"])
+    assert bpe.outside_vocabulary("ABz c!") == ["z", "!"] and bpe.outside_vocabulary("CAB a") == []
+    assert bpe.known_characters == " abc" and bpe.prepare("ABz c!").tolist().count(bpe.unk_id) == 2

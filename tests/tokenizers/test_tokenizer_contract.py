@@ -32,6 +32,11 @@ CASES = {
         False,
         lambda corpus, sine: [torch.from_numpy(sine(s, 16000)) for s in (0.5, 0.23, 0.31)],
     ),
+    "mel": (
+        dict(d_model=D, prenet_dim=8, prenet_dropout_at_inference=False),
+        False,
+        lambda corpus, sine: [torch.from_numpy(sine(s, 16000)) for s in (0.5, 0.23, 0.31)],
+    ),
 }
 
 

@@ -83,6 +83,20 @@ def predict_records(task: Any, chunk: list[Any], options: dict[str, Any] | None 
     return [record for item in chunk for record in predict_records(task, [item], options)]
 
 
+def written_records(task: Any, records: list[dict[str, Any]], start: int, output: Path) -> list[dict[str, Any]]:
+    """The records with each prediction as the task writes it (``Task.written_prediction``: the
+    prediction itself, or the path of a file it wrote beside ``output``, such as a WAV file).
+
+    Args:
+        task: a loaded task.
+        records: ``predict_records`` of the inputs numbered from ``start``.
+        start: the number of the first input in the whole input list.
+        output: the JSON-lines file the records go to.
+    """
+    return [{**r, "prediction": task.written_prediction(r["prediction"], start + i, output)} if "prediction" in r else r
+            for i, r in enumerate(records)]
+
+
 def _message(item: Any, error: Exception) -> str:
     """One line naming the input (the tokenizers' messages name files, not text lines)."""
     message = " ".join(str(error).splitlines())
@@ -134,8 +148,8 @@ def predict_file(cfg: DictConfig) -> int:
         print(f"tformer-predict: {output} already holds {done} of {len(inputs)} predictions; continuing")
     written, failed = 0, 0
     with appended_lines(output) as append:
-        for _, chunk in chunks(inputs, int(cfg.batch_size), done):
-            records = predict_records(task, chunk, options)
+        for start, chunk in chunks(inputs, int(cfg.batch_size), done):
+            records = written_records(task, predict_records(task, chunk, options), start, output)
             bad = next((r for r in records if "error" in r), None)
             if bad is not None and on_error == "error":
                 append([_line(r) for r in records[: records.index(bad)]])

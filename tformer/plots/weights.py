@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..core import Encoder, EncoderDecoder
-from ..tokenizers import ImageLayout
+from ..tokenizers import ImageLayout, TextOutput
 
 __all__ = ["AttentionMaps", "collect_attention", "attention_for_input", "prepare_input"]
 
@@ -44,6 +44,9 @@ class AttentionMaps:
 def _encoder(task: Any) -> nn.Module:
     # The encoder whose weights are drawn; other cores (a decoder-only stack) are not drawn yet.
     if isinstance(task.core, EncoderDecoder):
+        if not isinstance(task.fields["target"], TextOutput):  # the decoder maps are labelled by tokens
+            raise ValueError(f"attention maps are drawn for encoder-decoder tasks that write text; {type(task).__name__} "
+                             f"(a {type(task.fields['target']).__name__} target) is not supported yet")
         return task.core.encoder
     if isinstance(task.core, Encoder):
         return task.core

@@ -4,6 +4,7 @@ from .audio import AudioFbankTokenizer
 from .base import Batch, ImageLayout, TextOutput, Tokenizer, build_positions, lengths_to_pad_mask, pad_sequences
 from .image import ImagePatchTokenizer
 from .label import LabelTokenizer
+from .mel import MelTokenizer
 from .text import SPECIAL_TOKENS, TextBpeTokenizer, TextCharTokenizer
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "LabelTokenizer",
     "ImagePatchTokenizer",
     "AudioFbankTokenizer",
+    "MelTokenizer",
 ]

@@ -113,6 +113,13 @@ class Tokenizer(RecordsArguments, nn.Module):
     def needs_fit(self) -> bool:
         return False
 
+    def outside_vocabulary(self, raw: Any) -> list[str]:
+        """The characters of ``raw`` a learned vocabulary lacks (``prepare`` reads them as <unk>),
+        in order; none unless overridden."""
+        return []
+
+    known_characters: str = ""  # the characters a text vocabulary holds, for messages; "" where it does not say
+
     # -- what prediction, export and pictures ask ----------------------------------------------------
     @property
     def file_suffixes(self) -> tuple[str, ...]:

@@ -169,6 +169,17 @@ class TextBpeTokenizer(_TextEmbedding):
         """Ids -> text, stopping at the first <eos> and dropping special tokens."""
         return self._fitted().decode(self._content_ids(ids), skip_special_tokens=True)
 
+    def outside_vocabulary(self, raw: str) -> list[str]:
+        """The pieces of ``raw`` that ``prepare`` reads as <unk> (characters never seen in training)."""
+        encoding = self._fitted().encode(raw)
+        return [raw[start:end] for i, (start, end) in zip(encoding.ids, encoding.offsets) if i == self.unk_id]
+
+    @property
+    def known_characters(self) -> str:
+        """The single characters of the vocabulary (a space for "▁")."""
+        tokens = (t.replace("▁", " ") for t in self._fitted().get_vocab() if t not in SPECIAL_TOKENS)
+        return "".join(sorted(t for t in tokens if len(t) == 1))
+
     def token_labels(self, ids: Sequence[int]) -> list[str]:
         """The subword of each id ("▁" starts a word; special tokens by name)."""
         vocabulary = self._fitted()
@@ -243,6 +254,14 @@ class TextCharTokenizer(_TextEmbedding):
         """Ids -> text, stopping at the first <eos> and dropping special tokens."""
         first = len(SPECIAL_TOKENS)
         return "".join(self.chars[i - first] for i in self._content_ids(ids) if i - first < len(self.chars))
+
+    def outside_vocabulary(self, raw: str) -> list[str]:
+        """The characters of ``raw`` (normalized) that are not in the alphabet."""
+        return [c for c in self._normalize(raw) if c not in self.index]
+
+    @property
+    def known_characters(self) -> str:
+        return "".join(self.chars)
 
     def get_extra_state(self) -> dict[str, Any]:
         return {"alphabet": "".join(self.chars)}
