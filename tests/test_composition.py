@@ -27,6 +27,8 @@ TWO = {  # data sets of two fields, source and target
 DATASET_FIELDS = {
     **{name: {"source": source, "target": target} for name, (source, target) in TWO.items()},
     "fortunes": {"text": "text", "topic": "label"},
+    "fillets_speech": {"audio": "audio", "text": "text", "transcript": "text", "translation": "text",
+                       "speaker": "label", "language": "label"},
 }
 TOKENIZER_READS = {
     "text_bpe": {"text", "label"}, "text_char": {"text", "label"}, "label": {"label", "text"},
