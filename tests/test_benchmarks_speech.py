@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from torchmetrics.functional.text import char_error_rate, word_error_rate
 
+import tformer
 from tformer.cli import CONFIG_DIR
 from tests.data.fillets_fixture import make_game
 
@@ -72,3 +74,22 @@ def test_the_cascade_feeds_what_the_recognizer_heard_to_the_text_model(benchmark
     assert results["cascade"]["asr_wer"] == pytest.approx(1 / 6)
     assert results["cascade"]["bleu"] == pytest.approx(cascade.bleu(["What a strange fish.", ""], english))
     assert 0 < results["cascade"]["bleu"] < 100
+
+
+def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_path_factory):
+    from benchmarks import asr_decoding
+    from tests.tiny_checkpoints import trained_run
+    from tformer.tasks.generators import CtcRescoredBeam
+
+    run = trained_run("audio", tmp_path_factory)
+    task = tformer.load(run.ckpt)
+    before = task.generator
+    audio, references = [run.sample, run.sample], ["one two", "three"]
+    for weight in (0.0, 1.0):
+        result = asr_decoding.scores(task, audio, references, weight)
+        task.generator = CtcRescoredBeam(**{**before.init_kwargs, "ctc_weight": weight})
+        expected = task.predict(audio)
+        task.generator = before
+        assert result["wer"] == pytest.approx(float(word_error_rate(expected, references)))
+        assert result["cer"] == pytest.approx(float(char_error_rate(expected, references)))
+    assert task.generator is before  # the recipe's generator is back
