@@ -144,7 +144,7 @@ def _clips(game: Path, language: str, lines: dict[tuple[str, str], Line], skippe
     return clips
 
 
-def _entry(path: Path, line: Line, language: str, duration: float) -> dict[str, Any]:
+def _entry(line: Line, language: str, duration: float) -> dict[str, Any]:
     return {
         "audio_filepath": f"audio/{language}/{line.level}/{line.clip}.wav", "duration": round(duration, 3),
         "text": normalize(line.texts[language]), "transcript": line.texts[language],
@@ -205,7 +205,7 @@ def _write_language(folder: Path, language: str, clips: list[tuple[Path, Line]],
             skipped[outcome] += 1
             continue
         split = "test" if language == "en" else splits[(line.level, line.clip)]
-        entries[split].append(_entry(path, line, language, duration))
+        entries[split].append(_entry(line, language, duration))
     (folder / language).mkdir(parents=True, exist_ok=True)
     for split, rows in entries.items():
         with open(folder / language / f"{split}.jsonl", "w", encoding="utf-8") as out:
