@@ -19,6 +19,7 @@ from tformer.tokenizers import Batch, Tokenizer, lengths_to_pad_mask
 from tformer.tokenizers.mel import MelTokenizer
 
 from .base import Task
+from .long_inputs import AUTO
 from .objectives import IGNORE, BinaryCrossEntropy, Objective, Regression
 
 __all__ = ["TextToSpeechTask", "PostNet", "stop_targets"]
@@ -205,8 +206,9 @@ class TextToSpeechTask(Task):
         return [self.target.to_waveform(refined[i, :n]) for i, n in enumerate(lengths.tolist())]
 
     @torch.no_grad()
-    def predict(self, inputs: Sequence[str]) -> list[Tensor]:
-        """Texts -> waveforms (1-D float tensors at ``self.sample_rate``), in order.
+    def predict(self, inputs: Sequence[str], chunk_seconds: float | str | None = AUTO) -> list[Tensor]:
+        """Texts -> waveforms (1-D float tensors at ``self.sample_rate``), in order. Texts are
+        never cut into chunks (``chunk_seconds`` other than "auto" or None is an error, as ``Task.predict``).
 
         Raises:
             ValueError: a text holds characters outside the source vocabulary, naming them.
@@ -216,7 +218,7 @@ class TextToSpeechTask(Task):
                 unknown = self.source.outside_vocabulary(text)
                 if unknown:
                     raise ValueError(_unknown_message(text, unknown, self.source.known_characters))
-        return super().predict(inputs)
+        return super().predict(inputs, chunk_seconds)
 
     def written_prediction(self, prediction: Tensor, index: int, output: Path) -> str:
         """Write waveform number ``index`` as ``<output stem>_wav/<index>.wav`` (16-bit PCM) beside

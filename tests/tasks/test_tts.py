@@ -106,6 +106,13 @@ def test_a_prompt_with_characters_outside_the_vocabulary_is_refused_naming_them(
         task.predict(["one", "1 2 three!"])
 
 
+def test_texts_are_not_cut_into_chunks_and_a_chunk_length_is_refused_by_name():
+    task = _model()
+    with pytest.raises(ValueError, match=r"chunk_seconds=5: TextToSpeechTask cannot predict its .* inputs in chunks"):
+        task.predict(["one"], chunk_seconds=5)
+    assert task.predict([], chunk_seconds=None) == [] and task.predict([]) == []  # what tformer-predict calls first
+
+
 def test_a_text_target_or_an_audio_source_is_refused():
     text = TextCharTokenizer(d_model=16, alphabet="ab")
     core = EncoderDecoder(16, 2, 1, 1, 32)
