@@ -31,6 +31,7 @@ import torchaudio
 
 from tformer.data.errors import DataError
 from tformer.data.fillets_script import Line, in_latin_script, normalize, read_lines
+from tformer.data.synthesizers import SAMPLE_RATE, save_wav
 
 __all__ = ["GAME_DIR", "LANGUAGES", "SPLITS", "UNSEEN_SPEAKERS", "prepare_fillets_speech", "assign_splits"]
 
@@ -38,7 +39,6 @@ GAME_DIR = "/usr/share/games/fillets-ng"
 LANGUAGES = ("cs", "nl", "en")
 SPLITS = ("train", "valid", "test", "test_unseen")
 UNSEEN_SPEAKERS = ("font_statue", "font_cyan", "font_linuxer1", "font_linuxer2", "font_parrot")
-SAMPLE_RATE = 16000
 SILENCE_DB = -55.0  # a clip whose loudest 50 ms window stays below this (dBFS) holds no speech
 PROCESSES = 2
 _PACKAGES = {"cs": "fillets-ng-data-cs", "nl": "fillets-ng-data-nl", "en": "fillets-ng-data"}
@@ -127,8 +127,7 @@ def _convert(job: tuple[str, str]) -> tuple[str, float | None]:
         return "undecodable", None
     if _loudest_db(waveform) < SILENCE_DB:
         return "silent", None
-    soundfile.write(target, waveform, SAMPLE_RATE, subtype="PCM_16")
-    return "ok", len(waveform) / SAMPLE_RATE
+    return "ok", save_wav(torch.from_numpy(waveform), SAMPLE_RATE, target)
 
 
 def _clips(game: Path, language: str, lines: dict[tuple[str, str], Line], skipped: Counter) -> list[tuple[Path, Line]]:
