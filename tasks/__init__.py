@@ -7,11 +7,12 @@ from .classification import ClassificationTask
 from .generators import Beam, CtcRescoredBeam, Generator, Greedy, Sampling
 from .language_model import LanguageModelTask
 from .objectives import CTC, BinaryCrossEntropy, Contrastive, CrossEntropy, GuidedAttention, Objective, Regression
+from .tagging import TagCrossEntropy, TaggingTask
 from .translation import TranslationTask
 from .tts import TextToSpeechTask
 
 __all__ = [
-    "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask",
+    "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask", "TaggingTask", "TagCrossEntropy",
     "Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
     "Generator", "Greedy", "Beam", "CtcRescoredBeam", "Sampling",
     "generators", "metrics", "objectives",

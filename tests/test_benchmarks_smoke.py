@@ -225,3 +225,67 @@ def test_tts_roundtrip_transcribes_unseen_strings_and_writes_its_pictures(monkey
     wave, rate = soundfile.read(tmp_path / "tts_example.wav")
     assert rate == 16000 and len(wave) == (40 - 1) * 200
     assert (tmp_path / "tts_spectrograms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_topic_peers_score_as_scikit_learn_does(monkeypatch):
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import topic_peer
+    from tformer.data.datasets import RawDataset
+
+    words = {"law": "judge court appeal", "food": "bread cheese soup", "love": "heart kiss romance"}
+    def split(n, seed):
+        rows = [(topic, f"{text.split()[i % 3]} and {text.split()[(i + seed) % 3]} today") for i in range(n)
+                for topic, text in words.items()]
+        rows += [("law", "the cheese court")] * (n // 2)  # a majority label, and some confusion
+        return RawDataset({"topic": [t for t, _ in rows], "text": [x for _, x in rows]})
+
+    train, valid, test = split(12, 1), split(3, 2), split(4, 0)
+    summary = topic_peer.compare(train, valid, test, c_grid=(1.0, 10.0))
+    assert summary["majority"]["label"] == "law"
+    assert summary["majority"]["acc"] == pytest.approx(test.column("topic").count("law") / len(test))
+    truth = test.column("topic")
+    predicted = ["law"] * len(truth)
+    assert summary["majority"]["f1"] == pytest.approx(sklearn_metrics.f1_score(truth, predicted, average="macro"))
+    regression = summary["logistic_regression"]
+    assert regression["C"] in (1.0, 10.0) and regression["acc"] > summary["majority"]["acc"]
+    scores = topic_peer.scores(["food", "law", "law", "love"], ["food", "law", "love", "law"], ["food", "law", "love"])
+    assert scores["acc"] == pytest.approx(0.5)
+    assert scores["f1"] == pytest.approx(sklearn_metrics.f1_score(["food", "law", "love", "law"], ["food", "law", "law", "love"],
+                                                                  average="macro"))
+
+
+def test_the_tagging_comparison_trains_both_models_on_the_same_batches(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import tagging_peer
+
+    tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for side in ("ours", "peer"):
+        for field in ("punctuation", "case"):
+            scores = summary["test_f1"][side][field]
+            assert 0 <= scores["macro"] <= 1 and set(scores) > {"macro"}
+    assert len(summary["seconds_per_update"]) == 2 and summary["speed_ratio"] > 0
+
+
+def test_the_peer_labels_sit_on_each_words_first_subword(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import argparse
+
+    from benchmarks import tagging_peer
+    from tformer.data.datasets import RawDataset
+
+    rows = {"text": ["where is it", "good morning"], "punctuation": ["O O QUESTION", "O EXCLAMATION"],
+            "case": ["UPPER LOWER LOWER", "UPPER LOWER"]}
+    args = argparse.Namespace(d_model=16, vocab=60, dropout=0.0, heads=2, layers=1, d_ff=32)
+    task = tagging_peer.build_task(args, RawDataset(rows))
+    batch = tagging_peer.batches(task, RawDataset(rows), 1000)[0]
+    labels, starts = tagging_peer.peer_labels(task, batch)
+    n_case = task.fields["case"].n_tags
+    for i, text in enumerate(sorted(rows["text"], key=lambda t: len(task.source.prepare(t)))):
+        j = rows["text"].index(text)
+        expected = [task.fields["punctuation"].index[p] * n_case + task.fields["case"].index[c]
+                    for p, c in zip(rows["punctuation"][j].split(), rows["case"][j].split())]
+        assert labels[i][starts[i]].tolist() == expected
+        assert (labels[i][~starts[i]] == -100).all()

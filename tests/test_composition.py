@@ -29,10 +29,12 @@ DATASET_FIELDS = {
     "fortunes": {"text": "text", "topic": "label"},
     "fillets_speech": {"audio": "audio", "text": "text", "transcript": "text", "translation": "text",
                        "speaker": "label", "language": "label"},
+    "punctuation_en": {"text": "text", "punctuation": "text", "case": "text"},
 }
+FIELDS_BY_CONFIG = {"tagged_text"}  # its fields are the keys its config names (text_field, tag_fields)
 TOKENIZER_READS = {
     "text_bpe": {"text", "label"}, "text_char": {"text", "label"}, "label": {"label", "text"},
-    "image_patch": {"image"}, "audio_fbank": {"audio"}, "mel": {"audio"},
+    "image_patch": {"image"}, "audio_fbank": {"audio"}, "mel": {"audio"}, "tags": {"text"},
 }
 
 
@@ -54,9 +56,16 @@ def _builtin(registry, module_prefix="tformer."):
 
 
 def test_every_builtin_data_set_declares_its_fields():
-    assert set(_builtin(DATASETS)) == set(DATASET_FIELDS)
+    assert set(_builtin(DATASETS)) == set(DATASET_FIELDS) | FIELDS_BY_CONFIG
     for name, fields in DATASET_FIELDS.items():
         assert fields_of(DATASETS.get(name)) == fields, name
+
+
+def test_tagged_text_declares_the_fields_its_config_names(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"words": "a b", "ner": "O X", "pos": "N V"}\n')
+    data = DATASETS.get("tagged_text")(path, tag_fields=["ner", "pos"], text_field="words")
+    assert fields_of(data) == {"words": "text", "ner": "text", "pos": "text"}
 
 
 def test_every_builtin_tokenizer_declares_what_it_reads():

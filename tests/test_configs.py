@@ -56,7 +56,7 @@ def test_every_group_option_composes(group):
 @pytest.mark.parametrize("split", ["test", "valid"])
 def test_every_split_option_adds_a_split_like_the_training_one(split):
     # +data/test=labeled_text data.test.path=test.tsv: a test split of your own data
-    assert _options(f"data/{split}") == ["audio_manifest", "image_folder", "labeled_text", "parallel_text"]
+    assert _options(f"data/{split}") == ["audio_manifest", "image_folder", "labeled_text", "parallel_text", "tagged_text"]
     for option in _options(f"data/{split}"):
         cfg = _compose([f"data={option}", f"+data/{split}={option}"])
         assert cfg.data[split]._target_ == cfg.data.train._target_ and set(cfg.data[split]) == set(cfg.data.train)
@@ -86,7 +86,8 @@ def test_every_model_size_builds_every_task(task, model):
     source = "image_patch" if task == "classification" else "text_char"
     if task == "asr":
         source = "audio_fbank"
-    cfg = _compose([f"task={task}", f"model={model}", f"source={source}", f"target={target}"])
+    extra = ["+task.fields.tags._target_=tformer.tokenizers.TagTokenizer"] if task == "tagging" else []  # its data names the tag fields
+    cfg = _compose([f"task={task}", f"model={model}", f"source={source}", f"target={target}", *extra])
     built = _built_task(cfg)
     assert built.core.d_model == cfg.model.d_model
 

@@ -61,7 +61,7 @@ def case(request, corpus, sine_wave):
 
 def test_every_built_in_front_end_is_covered():
     built_in = {n for n in TOKENIZERS.names() if TOKENIZERS.get(n).__module__.startswith("tformer.tokenizers.")}
-    assert built_in - {"label"} == set(CASES)
+    assert built_in - {"label", "tags"} == set(CASES)  # target-side only: no front-end
 
 
 def test_registered_and_fitted(case):
@@ -129,7 +129,8 @@ def test_checkpoint_round_trip_into_fresh_instance(case):
 
 
 # -- what prediction, export and pictures ask every registered tokenizer (label included) ------------
-ASKED = {**CASES, "label": (dict(classes=["cat", "dog", "10"]), False, lambda corpus, sine: ["dog", "10", "cat"])}
+ASKED = {**CASES, "label": (dict(classes=["cat", "dog", "10"]), False, lambda corpus, sine: ["dog", "10", "cat"]),
+         "tags": (dict(tags=["O", "COMMA", "PERIOD"]), False, lambda corpus, sine: ["O COMMA", "PERIOD", "O O PERIOD"])}
 
 
 @pytest.fixture(params=list(ASKED))

@@ -17,12 +17,14 @@ from tformer.data.sampler import TokenBudgetBatchSampler
 from tformer.data.sizes import estimate_sizes
 from tformer.data.skipped import SkippedItems
 from tformer.data.speech import espeak_digits, espeak_sentences
+from tformer.data.punctuation import punctuation_en
+from tformer.data.tagged import TaggedTextDataset
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
 
 __all__ = [
     "DataError", "DataWarning",
     "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off",
-    "ParallelTextDataset", "LabeledTextDataset", "ImageFolderDataset", "IdxImageDataset", "ManifestDataset",
+    "ParallelTextDataset", "LabeledTextDataset", "TaggedTextDataset", "punctuation_en", "ImageFolderDataset", "IdxImageDataset", "ManifestDataset",
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",

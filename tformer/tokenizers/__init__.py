@@ -5,6 +5,7 @@ from .base import Batch, ImageLayout, TextOutput, Tokenizer, build_positions, le
 from .image import ImagePatchTokenizer
 from .label import LabelTokenizer
 from .mel import MelTokenizer
+from .tags import TagTokenizer
 from .text import SPECIAL_TOKENS, TextBpeTokenizer, TextCharTokenizer
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "ImagePatchTokenizer",
     "AudioFbankTokenizer",
     "MelTokenizer",
+    "TagTokenizer",
 ]

@@ -179,6 +179,12 @@ class TextOutput(Tokenizer):
         """(B, T, d_model) decoder states -> (B, T, vocab_size) logits."""
         raise NotImplementedError
 
+    def word_starts(self, values: Tensor) -> Tensor:
+        """(B, T) ids of single-spaced text -> (B, T) bool, True at the first token of each word, so
+        that word-level tags (sequence labelling) align with the tokens."""
+        raise NotImplementedError(f"{type(self).__name__} does not say where its words start; "
+                                  "use text_bpe or text_char")
+
     position_unit = "token"
 
     def token_labels(self, ids: Sequence[int]) -> list[str]:

@@ -154,6 +154,9 @@ class TextBpeTokenizer(_TextEmbedding):
                 raise ValueError(f"BPE vocabulary must have {token!r} at id {index}")
         tokenizer.encode_special_tokens = True  # "<eos>" typed in a text is text, not a control id (not saved by to_str)
         self.hf_tokenizer = tokenizer
+        # Metaspace gives every word's first subword a leading "▁" and no other subword one.
+        tokens = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.get_vocab_size())]
+        self._starts = torch.tensor([t.startswith("▁") for t in tokens])
         self._resize(tokenizer.get_vocab_size())
 
     def _fitted(self) -> HfTokenizer:
@@ -168,6 +171,12 @@ class TextBpeTokenizer(_TextEmbedding):
     def decode(self, ids: Sequence[int] | Tensor) -> str:
         """Ids -> text, stopping at the first <eos> and dropping special tokens."""
         return self._fitted().decode(self._content_ids(ids), skip_special_tokens=True)
+
+    def word_starts(self, values: Tensor) -> Tensor:
+        """(B, T) ids -> (B, T) bool: the subwords that begin with "▁" (a word's first)."""
+        if self.hf_tokenizer is None:
+            raise RuntimeError("text_bpe has no vocabulary yet: call fit(corpus) or load a checkpoint")
+        return self._starts.to(values.device)[values]
 
     def outside_vocabulary(self, raw: str) -> list[str]:
         """The pieces of ``raw`` that ``prepare`` reads as <unk> (characters never seen in training)."""
@@ -254,6 +263,14 @@ class TextCharTokenizer(_TextEmbedding):
         """Ids -> text, stopping at the first <eos> and dropping special tokens."""
         first = len(SPECIAL_TOKENS)
         return "".join(self.chars[i - first] for i in self._content_ids(ids) if i - first < len(self.chars))
+
+    def word_starts(self, values: Tensor) -> Tensor:
+        """(B, T) ids -> (B, T) bool: a character other than a space after a space or at the start."""
+        real = values >= self.unk_id  # an unknown character is a character too
+        space = values == self.index[" "] if " " in self.index else torch.zeros_like(real)
+        after_space = torch.ones_like(real)
+        after_space[:, 1:] = space[:, :-1]
+        return real & ~space & after_space
 
     def outside_vocabulary(self, raw: str) -> list[str]:
         """The characters of ``raw`` (normalized) that are not in the alphabet."""

@@ -1,0 +1,189 @@
+"""The punctuation_en recipe's tagger against Hugging Face's ``BertForTokenClassification`` of the
+same shape, trained on the same batches with the same BPE vocabulary, optimizer, schedule and updates.
+
+    python -m benchmarks.tagging_peer                 # the recipe's shape, 1,500 updates, bf16
+    python -m benchmarks.tagging_peer --updates 4 --quick
+
+BERT has one head: its labels are the (punctuation, case) pairs, on each word's first subword
+(-100 on the rest, as Hugging Face's token-classification examples align them); ours has a head
+per field. Both models take turns on each batch in one process, so a busy machine slows both
+alike; the speed ratio is the peer's median seconds per update over ours. Test per-tag F1
+(torchmetrics, over words) for both; ``benchmarks/runs/tagging_peer/summary.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassF1Score
+
+from tformer.core import Encoder
+from tformer.data import RawSubset, punctuation_en
+from tformer.schedules import WarmupCosine
+from tformer.tasks.tagging import TaggingTask
+from tformer.tokenizers import Batch, TagTokenizer, TextBpeTokenizer
+
+RUNS = Path(__file__).resolve().parent / "runs" / "tagging_peer"
+FIELDS = ("punctuation", "case")
+
+
+def batches(task: TaggingTask, data, max_tokens: int) -> list[dict[str, Batch]]:
+    """The split as token-budget batches of similar lengths (padded tokens <= ``max_tokens``)."""
+    items = [{"source": task.source.prepare(row["text"]), **{f: task.fields[f].prepare(row[f]) for f in FIELDS}}
+             for row in (data[i] for i in range(len(data)))]
+    items.sort(key=lambda item: len(item["source"]))
+    out, current = [], []
+    for item in items:
+        if current and (len(current) + 1) * len(item["source"]) > max_tokens:
+            out.append(current)
+            current = []
+        current.append(item)
+    out.append(current)
+    return [{name: task.fields[name].collate([item[name] for item in group]) for name in ("source", *FIELDS)}
+            for group in out]
+
+
+def bert(task: TaggingTask, args: argparse.Namespace) -> nn.Module:
+    from transformers import BertConfig, BertForTokenClassification
+
+    labels = task.fields["punctuation"].n_tags * task.fields["case"].n_tags
+    config = BertConfig(vocab_size=task.source.vocab_size, hidden_size=args.d_model, num_hidden_layers=args.layers,
+                        num_attention_heads=args.heads, intermediate_size=args.d_ff, hidden_act="gelu",
+                        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
+                        max_position_embeddings=512, num_labels=labels, pad_token_id=task.source.pad_id)
+    config._attn_implementation = "sdpa"
+    return BertForTokenClassification(config)
+
+
+def peer_labels(task: TaggingTask, batch: dict[str, Batch]) -> tuple[Tensor, Tensor]:
+    """(B, T) pair labels on each word's first subword (-100 elsewhere), and that start mask."""
+    ids = batch["source"].values
+    starts = task.source.word_starts(ids)
+    labels = torch.full_like(ids, -100)
+    n_case = task.fields["case"].n_tags
+    pairs = batch["punctuation"].values * n_case + batch["case"].values  # (B, W)
+    real = batch["punctuation"].values >= 0
+    labels[starts] = pairs[real]
+    return labels, starts
+
+
+def peer_loss(model: nn.Module, task: TaggingTask, batch: dict[str, Batch]) -> Tensor:
+    ids = batch["source"].values
+    labels, _ = peer_labels(task, batch)
+    return model(input_ids=ids, attention_mask=(ids != task.source.pad_id).long(), labels=labels).loss
+
+
+@torch.no_grad()
+def word_predictions(model: nn.Module, task: TaggingTask, batch: dict[str, Batch], is_peer: bool) -> dict[str, Tensor]:
+    """Each real word's predicted tag index per field, in reading order."""
+    if not is_peer:
+        outputs = task(batch)
+        real = batch["punctuation"].values >= 0
+        return {f: outputs[f"logits_{f}"].argmax(-1)[real] for f in FIELDS}
+    ids = batch["source"].values
+    _, starts = peer_labels(task, batch)
+    pairs = model(input_ids=ids, attention_mask=(ids != task.source.pad_id).long()).logits.argmax(-1)[starts]
+    n_case = task.fields["case"].n_tags
+    return {"punctuation": pairs // n_case, "case": pairs % n_case}
+
+
+def evaluate(model: nn.Module, task: TaggingTask, data: list[dict[str, Batch]], is_peer: bool, precision: str) -> dict:
+    """Per-tag F1 and their macro mean for each field over ``data``."""
+    model.eval()
+    metrics = {f: MulticlassF1Score(task.fields[f].n_tags, average="none") for f in FIELDS}
+    with _autocast(precision):
+        for batch in data:
+            predicted = word_predictions(model, task, batch, is_peer)
+            for f in FIELDS:
+                metrics[f].update(predicted[f], batch[f].values[batch[f].values >= 0])
+    model.train()
+    out = {}
+    for f in FIELDS:
+        scores = metrics[f].compute().tolist()
+        out[f] = {tag: round(s, 4) for tag, s in zip(task.fields[f].tags, scores)} | {"macro": round(sum(scores) / len(scores), 4)}
+    return out
+
+
+def _autocast(precision: str):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def build_task(args: argparse.Namespace, train) -> TaggingTask:
+    source = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, lowercase=True, max_len=512, dropout=args.dropout)
+    source.fit(train.column("text"))
+    tags = {f: TagTokenizer() for f in FIELDS}
+    for f in FIELDS:
+        tags[f].fit(train.column(f))
+    core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout, norm_first=True, activation="gelu")
+    return TaggingTask({"source": source, **tags}, core, head_dropout=args.dropout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in (("updates", 1500), ("max-tokens", 4000), ("vocab", 8000), ("d-model", 256), ("layers", 4),
+                          ("heads", 4), ("d-ff", 1024), ("seed", 0)):
+        parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
+    parser.add_argument("--quick", action="store_true", help="a tiny model on 200 training lines, for the smoke test")
+    parser.add_argument("--out", type=Path, default=RUNS, help="folder of summary.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.d_model, args.layers, args.heads, args.d_ff, args.vocab = 32, 1, 2, 64, 300
+    torch.manual_seed(args.seed)
+    train, test = punctuation_en("train"), punctuation_en("test")
+    if args.quick:
+        train, test = _head(train, 200), _head(test, 50)
+    task = build_task(args, train)
+    models = {"ours": task, "peer": bert(task, args)}
+    train_batches, test_batches = batches(task, train, args.max_tokens), batches(task, test, args.max_tokens)
+    optimizers = {k: torch.optim.AdamW(m.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01) for k, m in models.items()}
+    schedule = WarmupCosine(0.05, args.updates, min_ratio=0.01)
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    order = random.Random(args.seed)
+    queue: list[int] = []
+    for update in range(1, args.updates + 1):
+        if not queue:
+            queue = order.sample(range(len(train_batches)), len(train_batches))
+        batch = train_batches[queue.pop()]
+        for name in (("ours", "peer") if update % 2 == 0 else ("peer", "ours")):
+            for group in optimizers[name].param_groups:
+                group["lr"] = args.lr * schedule(update - 1)
+            start = time.perf_counter()
+            with _autocast(args.precision):
+                loss = task.loss(batch)[0] if name == "ours" else peer_loss(models[name], task, batch)
+            loss.backward()
+            optimizers[name].step()
+            optimizers[name].zero_grad(set_to_none=True)
+            times[name].append(time.perf_counter() - start)
+        if update % 100 == 0:
+            print(f"update {update}: {statistics.median(times['ours'][-100:]):.3f} s ours, "
+                  f"{statistics.median(times['peer'][-100:]):.3f} s peer", flush=True)
+    results = {k: evaluate(m, task, test_batches, k == "peer", args.precision) for k, m in models.items()}
+    speed = statistics.median(times["peer"][10:] or times["peer"]) / statistics.median(times["ours"][10:] or times["ours"])
+    summary = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "test_f1": results,
+               "seconds_per_update": {k: statistics.median(v) for k, v in times.items()}, "speed_ratio": speed,
+               "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("| field | tag | F1 ours | F1 BertForTokenClassification |\n|---|---|---|---|")
+    for f in FIELDS:
+        for tag in (*task.fields[f].tags, "macro"):
+            print(f"| {f} | {tag} | {100 * results['ours'][f][tag]:.1f} | {100 * results['peer'][f][tag]:.1f} |")
+    print(f"speed ours/peer {speed:.2f}x; parameters {summary['parameters']}")
+
+
+def _head(data, n: int) -> RawSubset:
+    return RawSubset(data, list(range(min(n, len(data)))))
+
+
+if __name__ == "__main__":
+    main()
