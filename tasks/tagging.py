@@ -40,7 +40,8 @@ class TagCrossEntropy(Objective):
         self.reads = (f"logits_{field}",)
 
     def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
-        logits, tags = outputs[f"logits_{self.field}"], batch[self.field].values.to(outputs[f"logits_{self.field}"].device)
+        logits = outputs[f"logits_{self.field}"]
+        tags = batch[self.field].values.to(logits.device)
         return F.cross_entropy(logits.flatten(0, 1).float(), tags.flatten(), ignore_index=IGNORE,
                                label_smoothing=self.label_smoothing)
 
