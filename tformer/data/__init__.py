@@ -24,7 +24,8 @@ from tformer.data.text import LabeledTextDataset, ParallelTextDataset
 __all__ = [
     "DataError", "DataWarning",
     "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off",
-    "ParallelTextDataset", "LabeledTextDataset", "TaggedTextDataset", "punctuation_en", "ImageFolderDataset", "IdxImageDataset", "ManifestDataset",
+    "ParallelTextDataset", "LabeledTextDataset", "TaggedTextDataset", "ImageFolderDataset", "IdxImageDataset",
+    "ManifestDataset", "punctuation_en",
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",

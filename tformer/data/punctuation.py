@@ -24,10 +24,9 @@ from tformer.data.tagged import TaggedTextDataset
 from tformer.kinds import TEXT, gives
 from tformer.registry import DATASETS
 
-__all__ = ["MARKS", "CASES", "tag_words", "restore", "prepare_punctuation", "punctuation_en"]
+__all__ = ["MARKS", "tag_words", "restore", "prepare_punctuation", "punctuation_en"]
 
 MARKS = {",": "COMMA", ".": "PERIOD", "?": "QUESTION", "!": "EXCLAMATION"}
-CASES = ("LOWER", "UPPER", "ALL")
 _SIGN = {tag: mark for mark, tag in MARKS.items()}
 
 

@@ -156,7 +156,8 @@ class TextBpeTokenizer(_TextEmbedding):
         self.hf_tokenizer = tokenizer
         # Metaspace gives every word's first subword a leading "▁" and no other subword one.
         tokens = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.get_vocab_size())]
-        self._starts = torch.tensor([t.startswith("▁") for t in tokens])
+        # A buffer (not saved: the vocabulary gives it), so it follows the module to its device.
+        self.register_buffer("_starts", torch.tensor([t.startswith("▁") for t in tokens]), persistent=False)
         self._resize(tokenizer.get_vocab_size())
 
     def _fitted(self) -> HfTokenizer:
@@ -176,7 +177,7 @@ class TextBpeTokenizer(_TextEmbedding):
         """(B, T) ids -> (B, T) bool: the subwords that begin with "▁" (a word's first)."""
         if self.hf_tokenizer is None:
             raise RuntimeError("text_bpe has no vocabulary yet: call fit(corpus) or load a checkpoint")
-        return self._starts.to(values.device)[values]
+        return self._starts.to(values.device)[values]  # a no-op move once the module is on the ids' device
 
     def outside_vocabulary(self, raw: str) -> list[str]:
         """The pieces of ``raw`` that ``prepare`` reads as <unk> (characters never seen in training)."""
