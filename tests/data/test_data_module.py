@@ -26,7 +26,7 @@ def test_prepared_dataset_skips_bad_items():
     assert data[1] is None and data.failures == 1
     batch = data.collate([data[0], data[1], data[2]])
     source, target = batch["source"], batch["target"]
-    assert set(batch) == {"source", "target"}
+    assert set(batch) == {"source", "target", "index"} and batch["index"].tolist() == [0, 2]  # which items it holds
     assert isinstance(source, Batch) and source.values.shape == (2, 3) and source.lengths.tolist() == [3, 2]
     assert target.values.shape == (2, 1)
     assert data.collate([data[1]])["source"].lengths.tolist() == [3]  # all failed: the first good item stands in
@@ -35,7 +35,7 @@ def test_prepared_dataset_skips_bad_items():
 def test_prepared_dataset_reads_renamed_fields():
     raw = RawDataset({"source": ["ab", "c"], "target": ["xyz", "BAD"]})
     data = PreparedDataset(raw, {"text": CharIds()}, columns={"text": "target"})  # a language model on the target side
-    assert data[0]["text"].tolist() == CharIds().prepare("xyz").tolist() and set(data[0]) == {"text"}
+    assert data[0]["text"].tolist() == CharIds().prepare("xyz").tolist() and set(data[0]) == {"text", "index"}
     assert data[1] is None and data.failed_indices() == [1]
     assert data.describe_failure(1) == "item 1, text (BAD): ValueError: cannot prepare 'BAD'"
 
@@ -78,7 +78,7 @@ def test_a_task_field_reads_the_data_field_it_is_renamed_to(tmp_path):
     data.attach({"text": CharIds()})  # a language model on the English side
     assert (data.column_of("text"), data.column_of("source")) == ("target", "source")
     batches = list(data.train_dataloader())
-    assert all(set(batch) == {"text"} for batch in batches)
+    assert all(set(batch) == {"text", "index"} for batch in batches)
     lengths = sorted(n for batch in batches for n in batch["text"].lengths.tolist())
     assert lengths == sorted(len(text) + 1 for text in data.train.column("target"))
 

@@ -5,7 +5,7 @@ Importing this package registers every dataset in ``tformer.registry.DATASETS``.
 
 from tformer.data.audio import ManifestDataset
 from tformer.data.builtin import BUILTINS, Builtin, data_root, prepared_folder
-from tformer.data.datasets import PreparedDataset, RawDataset, RawSubset, split_off
+from tformer.data.datasets import INDEX, PreparedDataset, RawDataset, RawSubset, split_off
 from tformer.data.errors import DataError, DataWarning
 from tformer.data.fashion_mnist import fashion_mnist
 from tformer.data.fillets_speech import FilletsSpeechDataset, fillets_speech
@@ -23,7 +23,7 @@ from tformer.data.text import LabeledTextDataset, ParallelTextDataset
 
 __all__ = [
     "DataError", "DataWarning",
-    "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off",
+    "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off", "INDEX",
     "ParallelTextDataset", "LabeledTextDataset", "TaggedTextDataset", "ImageFolderDataset", "IdxImageDataset",
     "ManifestDataset", "punctuation_en",
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",

@@ -13,7 +13,11 @@ from tformer.data.errors import DataError
 from tformer.kinds import fields_of
 from tformer.tokenizers.base import Batch, Tokenizer
 
-__all__ = ["RawDataset", "RawSubset", "PreparedDataset", "split_off", "SKIPPED_ERRORS"]
+__all__ = ["RawDataset", "RawSubset", "PreparedDataset", "split_off", "SKIPPED_ERRORS", "INDEX"]
+
+# The batch entry beside the fields that holds each item's index in its split, (B,) int64: an
+# evaluation gathered across DDP processes drops the items a padding batch repeats by it.
+INDEX = "index"
 
 # What a tokenizer's prepare may raise on one bad item (unreadable file, malformed text) that
 # should skip that item rather than stop a long run; anything else is a bug and propagates.
@@ -143,6 +147,8 @@ class PreparedDataset(Dataset):
         self, raw: Dataset, tokenizers: Mapping[str, Tokenizer], columns: Mapping[str, str] | None = None,
         augment: Mapping[str, Callable[[Any], Any]] | None = None,
     ):
+        if INDEX in tokenizers:
+            raise ValueError(f"a task field may not be named {INDEX!r}: batches hold the items' indices under it")
         self.raw = raw
         self.tokenizers = dict(tokenizers)
         self.columns = {name: (columns or {}).get(name, name) for name in self.tokenizers}
@@ -163,8 +169,9 @@ class PreparedDataset(Dataset):
 
     def _prepare(self, index: int) -> dict[str, Tensor]:
         item = self.raw[index]
-        return {name: tokenizer.prepare(self._augmented(name, item[self.columns[name]]))
-                for name, tokenizer in self.tokenizers.items()}
+        prepared = {name: tokenizer.prepare(self._augmented(name, item[self.columns[name]]))
+                    for name, tokenizer in self.tokenizers.items()}
+        return {**prepared, INDEX: index}
 
     def _augmented(self, name: str, raw: Any) -> Any:
         return self.augment[name](raw) if name in self.augment else raw
@@ -204,16 +211,19 @@ class PreparedDataset(Dataset):
         first = f"; {self.describe_failure(0)}" if len(self) else ""
         raise DataError(f"no item of {type(self.raw).__name__} could be prepared{first}")
 
-    def collate(self, items: Sequence[dict[str, Tensor] | None]) -> dict[str, Batch]:
+    def collate(self, items: Sequence[dict[str, Tensor] | None]) -> dict[str, Batch | Tensor]:
         """Pad a list of prepared items into one ``Batch`` per field.
 
         Args:
             items: prepared items; ``None`` (failed) items are dropped.
         Returns:
-            Field name -> its padded batch.
+            Field name -> its padded batch, and ``INDEX`` -> the items' indices (B,).
         """
         kept = [item for item in items if item is not None] or [self._first_good_item()]
-        return {name: tokenizer.collate([item[name] for item in kept]) for name, tokenizer in self.tokenizers.items()}
+        batch: dict[str, Batch | Tensor] = {name: tokenizer.collate([item[name] for item in kept])
+                                            for name, tokenizer in self.tokenizers.items()}
+        batch[INDEX] = torch.tensor([item[INDEX] for item in kept], dtype=torch.long)
+        return batch
 
 
 def _brief(raw: Any, width: int = 60) -> str:
