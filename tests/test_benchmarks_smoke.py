@@ -289,3 +289,19 @@ def test_the_peer_labels_sit_on_each_words_first_subword(monkeypatch):
                     for p, c in zip(rows["punctuation"][j].split(), rows["case"][j].split())]
         assert labels[i][starts[i]].tolist() == expected
         assert (labels[i][~starts[i]] == -100).all()
+
+
+def test_the_retrieval_comparison_trains_both_encoders_and_reads_a_translation_encoder(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import retrieval_peer
+
+    translation = ROOT / "tests" / "fixtures" / "v1" / "translation.ckpt"
+    retrieval_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--out", str(tmp_path),
+                         "--translation", str(translation)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["test"]) == {"ours", "peer", "translation_encoder_zero_shot"} and summary["test_pairs"] == 50
+    for scores in summary["test"].values():
+        assert set(scores) == {f"recall{k}_{d}" for k in (1, 10) for d in ("de_to_en", "en_to_de")}
+        assert all(0 <= v <= 1 for v in scores.values()) and scores["recall1_de_to_en"] <= scores["recall10_de_to_en"]
+    assert summary["speed_ratio"] > 0 and summary["parameters"]["ours"] > 0
