@@ -305,3 +305,27 @@ def test_the_retrieval_comparison_trains_both_encoders_and_reads_a_translation_e
         assert set(scores) == {f"recall{k}_{d}" for k in (1, 10) for d in ("de_to_en", "en_to_de")}
         assert all(0 <= v <= 1 for v in scores.values()) and scores["recall1_de_to_en"] <= scores["recall10_de_to_en"]
     assert summary["speed_ratio"] > 0 and summary["parameters"]["ours"] > 0
+
+
+def test_the_language_table_ranks_each_languages_held_out_lines(monkeypatch):
+    from tformer.data.fillets import GAME_DIR
+
+    if not any((Path(GAME_DIR) / "script").glob("*/dialogs_cs.lua")):
+        pytest.skip("fillets-ng-data is not installed (make setup installs it)")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import retrieval_languages
+    from tformer.core import Encoder
+    from tformer.data import fillets_text
+    from tformer.tasks.ranking import ranks_of_pairs, recall_at
+    from tformer.tasks.retrieval import RetrievalTask
+    from tformer.tokenizers import TextCharTokenizer
+
+    torch.manual_seed(0)
+    text = TextCharTokenizer(d_model=16)
+    text.fit(fillets_text("train", "cs+de").column("source") + fillets_text("train", "cs").column("target"))
+    task = RetrievalTask({"source": text, "target": text}, Encoder(d_model=16, n_heads=2, n_layers=1, d_ff=32))
+    table = retrieval_languages.scores(task, languages=("cs", "de"))
+    czech = fillets_text("test", "cs")
+    assert table["cs"]["pairs"] == len(czech) and set(table) == {"cs", "de"}
+    ranks = ranks_of_pairs(task.embed(list(czech.column("source"))), task.embed(list(czech.column("target")), side="target"))
+    assert table["cs"]["recall10_to_en"] == round(recall_at(ranks, 10), 4)

@@ -17,6 +17,7 @@ from tformer.data.sampler import TokenBudgetBatchSampler
 from tformer.data.sizes import estimate_sizes
 from tformer.data.skipped import SkippedItems
 from tformer.data.speech import espeak_digits, espeak_sentences
+from tformer.data.fillets_text import FilletsTextDataset, fillets_text
 from tformer.data.punctuation import punctuation_en
 from tformer.data.tagged import TaggedTextDataset
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
@@ -29,5 +30,5 @@ __all__ = [
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",
-    "FortunesDataset", "FilletsSpeechDataset", "fillets_speech", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
+    "FortunesDataset", "FilletsSpeechDataset", "fillets_speech", "FilletsTextDataset", "fillets_text", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
 ]
