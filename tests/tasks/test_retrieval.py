@@ -1,14 +1,18 @@
 """Retrieval: a dual encoder's ranks match torchmetrics' recall, whole-split evaluation is exact,
 predict gives unit embeddings, search finds, long and empty inputs are handled by name."""
 
+import json
 import warnings
 from types import SimpleNamespace
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from torchmetrics.retrieval import RetrievalRecall
 
 import tformer
+from tformer.cli import CONFIG_DIR
+from tformer.cli.predict import predict_file
 from tformer.cli.train import train
 from tformer.core import Encoder
 from tformer.tasks.ranking import _first_of_each, gather_split, ranks_of_pairs, recall_at, top_k
@@ -123,6 +127,13 @@ def test_a_tiny_run_tests_over_the_whole_split_and_predicts(tmp_path):
         assert test[f"test/recall1_{name}"] == 1.0 and test[f"test/recall10_{name}"] == 1.0
     loaded = tformer.load(result["checkpoint"])
     torch.testing.assert_close(torch.stack(loaded.predict(GERMAN[:2])), torch.stack(task.predict(GERMAN[:2])))
+    lines, output = tmp_path / "lines.txt", tmp_path / "embeddings.jsonl"
+    lines.write_text("\n".join(GERMAN[:2]) + "\n", encoding="utf-8")
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        predict_file(compose("predict", overrides=[f"ckpt={result['checkpoint']}", f"input={lines}", f"output={output}"]))
+    written = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["input"] for r in written] == GERMAN[:2]
+    torch.testing.assert_close(torch.tensor([r["prediction"] for r in written]), torch.stack(task.predict(GERMAN[:2])), atol=1e-6, rtol=0)
     assert task.trivial_baseline(SimpleNamespace(test=GERMAN)) == ("test/recall1_source_to_target", 0.1, "a random order of the documents")
 
 
