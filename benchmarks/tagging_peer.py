@@ -116,12 +116,14 @@ def _autocast(precision: str):
 
 
 def build_task(args: argparse.Namespace, train) -> TaggingTask:
-    source = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, lowercase=True, max_len=512, dropout=args.dropout)
+    source = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, lowercase=True, max_len=512, dropout=args.dropout,
+                              positions=getattr(args, "positions", "sinusoidal"), embedding_std=getattr(args, "embedding_std", None))
     source.fit(train.column("text"))
     tags = {f: TagTokenizer() for f in FIELDS}
     for f in FIELDS:
         tags[f].fit(train.column(f))
-    core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout, norm_first=True, activation="gelu")
+    core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout,
+                   norm_first=getattr(args, "norm", "pre") == "pre", activation="gelu")
     return TaggingTask({"source": source, **tags}, core, head_dropout=args.dropout)
 
 
@@ -132,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--norm", choices=("pre", "post"), default="pre", help="our layers' LayerNorm: before (the recipe's) or after")
+    parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="sinusoidal", help="our positions")
+    parser.add_argument("--embedding-std", type=float, default=None, help="our embedding's initial std (default d^-1/2)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model on 200 training lines, for the smoke test")
     parser.add_argument("--out", type=Path, default=RUNS, help="folder of summary.json")
