@@ -1,6 +1,6 @@
 """A run follows a schedule fitted to it: a time budget fixes the cosine's length from the
-measured time per update (kept when the run resumes), and a limit that cuts the run short or a
-run that ends inside its warm-up says so.
+measured time per update (measured again a quarter of the way in; kept when the run resumes),
+and a limit that cuts the run short or a run that ends inside its warm-up says so.
 
 The budget tests time updates on a clock of their own, 20 s per update, against a 10-minute
 budget: about 27 updates fit, whatever else the machine is doing.
@@ -61,6 +61,29 @@ def test_a_time_budget_fixes_the_schedules_length_and_the_run_ends_with_it(tiny,
     plan_state = next(v for k, v in saved["callbacks"].items() if k.startswith("RunPlan"))
     assert plan_state["planned"] == planned
     assert saved["lr_schedulers"][0]["lr_lambdas"][0]["total_steps"] == planned
+
+
+class _BusyStartClock(_UpdateClock):
+    """60 s per update for the first four, as on a machine busy while the plan is measured, then 20 s."""
+
+    def monotonic(self) -> float:
+        self.now += 60.0 if self.now < 240.0 else 20.0
+        return self.now
+
+
+def test_a_plan_measured_on_a_busy_start_is_measured_again_and_followed(tiny, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(tformer.planning, "time", _BusyStartClock())
+    caplog.set_level(logging.INFO, logger="tformer.train")
+    task, result = _budget_run(tiny, tmp_path)
+    # measured at update 4 over 60 s updates: 4 + 0.9 x ~598 s / 60 s = 12; a quarter of the way on
+    # (update 7: 3 updates of 20 s since), 7 + 0.9 x (~598 - 60) s / 20 s = 31
+    assert "the schedule now ends at update 12 instead of 1000000" in caplog.text
+    planned = result["time_budget"]["schedule_refitted_to"]
+    assert 30 <= planned <= 31 and "measured again: 20.000 s per update (updates 4-7)" in caplog.text
+    assert task.trainer.global_step == planned and result["time_budget"]["seconds_per_update"] == pytest.approx(20.0)
+    schedule = task.trainer.lr_scheduler_configs[0].scheduler
+    assert schedule.lr_lambdas[0].total_steps == planned
+    assert schedule.get_last_lr()[0] == pytest.approx(1e-3 * 0.1, rel=1e-3)  # the refitted cosine still reached its floor
 
 
 def test_a_budget_that_holds_the_whole_run_leaves_the_schedule_alone(tiny, tmp_path):
