@@ -81,9 +81,10 @@ class BertDualEncoder(nn.Module):
 
 
 def build_task(args: argparse.Namespace, train) -> RetrievalTask:
-    text = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, max_len=512, dropout=args.dropout)
+    text = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, max_len=512, dropout=args.dropout,
+                            positions=args.positions, embedding_std=args.embedding_std)
     text.fit(list(train.column("source")) + list(train.column("target")))
-    core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout, norm_first=True, activation="gelu")
+    core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout, norm_first=args.norm == "pre", activation="gelu")
     return RetrievalTask({"source": text, "target": text}, core,
                          objectives={"contrastive": Contrastive(query="source", document="target", learn_temperature=True)})
 
@@ -124,6 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
+    parser.add_argument("--norm", choices=("pre", "post"), default="pre", help="our layers' LayerNorm: before (the recipe's) or after")
+    parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="sinusoidal", help="our positions")
+    parser.add_argument("--embedding-std", type=float, default=None, help="our embedding's initial std (default d^-1/2)")
+    parser.add_argument("--without-peer", action="store_true", help="train ours alone (to screen our options at matched updates)")
     parser.add_argument("--translation", type=Path, default=None, help="a translation_de_en checkpoint, for the zero-shot peer")
     parser.add_argument("--quick", action="store_true", help="a tiny model on 300 training pairs, for the smoke test")
     parser.add_argument("--out", type=Path, default=RUNS, help="folder of summary.json")
@@ -137,18 +142,18 @@ def main(argv: list[str] | None = None) -> None:
         train, test_data = RawSubset(train, list(range(300))), RawSubset(test_data, list(range(50)))
     task = build_task(args, train)
     text = task.fields["source"]
-    models: dict[str, nn.Module] = {"ours": task, "peer": BertDualEncoder(text, args)}
+    models: dict[str, nn.Module] = {"ours": task} if args.without_peer else {"ours": task, "peer": BertDualEncoder(text, args)}
     train_batches = batches(text, train, args.max_tokens)
     test_batches = batches(text, test_data, args.max_tokens, sort=False)  # row i of each side is pair i
     optimizers = {k: torch.optim.AdamW(m.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01) for k, m in models.items()}
     schedule = WarmupCosine(0.05, args.updates, min_ratio=0.01)
-    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    times: dict[str, list[float]] = {name: [] for name in models}
     order, queue = random.Random(args.seed), []
     for update in range(1, args.updates + 1):
         if not queue:
             queue = order.sample(range(len(train_batches)), len(train_batches))
         batch = train_batches[queue.pop()]
-        for name in (("ours", "peer") if update % 2 == 0 else ("peer", "ours")):
+        for name in sorted(models, reverse=update % 2 == 1):  # take turns going first
             for group in optimizers[name].param_groups:
                 group["lr"] = args.lr * schedule(update - 1)
             start = time.perf_counter()
@@ -159,16 +164,17 @@ def main(argv: list[str] | None = None) -> None:
             optimizers[name].zero_grad(set_to_none=True)
             times[name].append(time.perf_counter() - start)
         if update % 100 == 0:
-            print(f"update {update}: {statistics.median(times['ours'][-100:]):.3f} s ours, "
-                  f"{statistics.median(times['peer'][-100:]):.3f} s peer", flush=True)
+            print(f"update {update}: " + ", ".join(f"{statistics.median(t[-100:]):.3f} s {name}" for name, t in times.items()), flush=True)
     for model in models.values():
         model.eval()
     with _autocast(args.precision):
-        results = {"ours": recall(lambda side, b: task.encode(side, b.values, b.lengths), test_batches),
-                   "peer": recall(lambda side, b: models["peer"].encode(b.values), test_batches)}
+        results = {"ours": recall(lambda side, b: task.encode(side, b.values, b.lengths), test_batches)}
+        if "peer" in models:
+            results["peer"] = recall(lambda side, b: models["peer"].encode(b.values), test_batches)
     if args.translation is not None:
         results["translation_encoder_zero_shot"] = zero_shot(args.translation, test_data)
-    speed = statistics.median(times["peer"][10:] or times["peer"]) / statistics.median(times["ours"][10:] or times["ours"])
+    speed = (statistics.median(times["peer"][10:] or times["peer"]) / statistics.median(times["ours"][10:] or times["ours"])
+             if "peer" in times else None)
     summary = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "test": results,
                "test_pairs": len(test_data), "seconds_per_update": {k: statistics.median(v) for k, v in times.items()},
                "speed_ratio": speed, "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()}}
@@ -178,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| model | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
     for name, scores in results.items():
         print(f"| {name} | " + " | ".join(f"{100 * scores[k]:.1f}" for k in keys) + " |")
-    print(f"speed ours/peer {speed:.2f}x; parameters {summary['parameters']}")
+    print(f"speed ours/peer {speed or 0:.2f}x; parameters {summary['parameters']}")
 
 
 if __name__ == "__main__":
