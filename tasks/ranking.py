@@ -15,8 +15,9 @@ __all__ = ["ranks_of_pairs", "recall_at", "top_k", "gather_split"]
 def ranks_of_pairs(queries: Tensor, documents: Tensor, chunk: int = 1024) -> Tensor:
     """The rank (0 = first) of document i among all documents for query i, by cosine similarity.
 
-    A document scoring the same as the right one does not count above it, so a document that
-    occurs twice (equal embeddings) costs nothing.
+    Ties are broken by index, as a stable sort would: a document scoring the same as the right
+    one counts above it when it comes first, so a model that gives every document one vector
+    ranks them in order (recall@1 = 1/N), not all first.
 
     Args:
         queries: (N, d) embeddings.
@@ -32,8 +33,9 @@ def ranks_of_pairs(queries: Tensor, documents: Tensor, chunk: int = 1024) -> Ten
     for start in range(0, queries.size(0), chunk):
         scores = queries[start : start + chunk] @ documents.T  # (c, N)
         rows = torch.arange(scores.size(0), device=scores.device)
-        own = scores[rows, rows + start]
-        ranks.append((scores > own.unsqueeze(1)).sum(1))
+        own = scores[rows, rows + start].unsqueeze(1)
+        before = torch.arange(scores.size(1), device=scores.device) < (rows + start).unsqueeze(1)
+        ranks.append((scores > own).sum(1) + ((scores == own) & before).sum(1))
     return torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
 
 

@@ -40,9 +40,12 @@ def test_ranks_give_torchmetrics_recall_both_ways():
         assert recall_at(ranks_of_pairs(documents, queries), k) == pytest.approx(float(reference_back))
 
 
-def test_a_repeated_document_costs_nothing_and_top_k_is_ordered():
+def test_ties_are_broken_by_index_and_top_k_is_ordered():
     documents = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    assert ranks_of_pairs(documents.clone(), documents).tolist() == [0, 0, 0]
+    assert ranks_of_pairs(documents.clone(), documents).tolist() == [0, 1, 0]  # the repeat comes second
+    collapsed = torch.ones(50, 8)  # one vector for everything: no better than a random order
+    assert ranks_of_pairs(collapsed, collapsed, chunk=7).tolist() == list(range(50))
+    assert recall_at(ranks_of_pairs(collapsed, collapsed), 1) == pytest.approx(1 / 50)
     hits = top_k(torch.tensor([[1.0, 0.2]]), documents, k=2)[0]
     assert [i for i, _ in hits] == [0, 1] and hits[0][1] == pytest.approx(1 / 1.04**0.5)
     with pytest.raises(ValueError, match="pair row by row"):
