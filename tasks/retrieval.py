@@ -38,7 +38,7 @@ class RetrievalTask(Task):
 
     Args:
         fields: ``source`` and ``target`` tokenizers (one shared tokenizer with
-            ``shared_vocabulary=true``, or one per side, e.g. speech queries and text documents).
+            ``shared_vocabulary=true``, or one per side).
         core: the shared ``Encoder``.
         objectives: by default ``contrastive`` between ``source_embedding`` and ``target_embedding``
             (InfoNCE both ways, temperature 0.05).
