@@ -103,8 +103,7 @@ class RunPlan(L.Callback):
 
     def _fit_budget(self, trainer: L.Trainer, schedule: PlannedSchedule, step: int, now: float) -> None:
         remaining = _timer(trainer).time_remaining() or 0.0
-        fits = step + int(remaining * (1 - self.reserve) / max(self.seconds_per_update, 1e-9))
-        fits = self.fits = int(trainer.strategy.broadcast(fits))  # every process follows rank 0's measurement
+        fits = self.fits = self._updates_that_fit(trainer, step, remaining, self.seconds_per_update)
         before = schedule.total_steps
         self._budget_at, self._configured = (now, remaining, step, self._paused), before
         if fits >= before:
@@ -116,6 +115,11 @@ class RunPlan(L.Callback):
         log.info("time budget: %.3f s per update (updates %d-%d), %.0f s left: the schedule now ends at "
                  "update %d instead of %d, where trainer.max_time would have cut it", self.seconds_per_update,
                  self._start[1], step, remaining, self.planned, before)
+
+    def _updates_that_fit(self, trainer: L.Trainer, step: int, remaining: float, seconds: float) -> int:
+        """The update the budget reaches at ``seconds`` per update, keeping the reserve; every
+        process follows rank 0's measurement."""
+        return int(trainer.strategy.broadcast(step + int(remaining * (1 - self.reserve) / max(seconds, 1e-9))))
 
     def _due_to_remeasure(self, step: int) -> bool:
         if self.planned is None or self.remeasured or not self.remeasure_at or self._budget_at is None:
@@ -129,7 +133,7 @@ class RunPlan(L.Callback):
         then, remaining_then, first, paused_then = self._budget_at
         seconds = (now - then - (self._paused - paused_then)) / (step - first)
         remaining = max(remaining_then - (now - then), 0.0)
-        fits = int(trainer.strategy.broadcast(step + int(remaining * (1 - self.reserve) / max(seconds, 1e-9))))
+        fits = self._updates_that_fit(trainer, step, remaining, seconds)
         if abs(fits - self.planned) <= 0.05 * self.planned:
             return
         before, self.planned, self.seconds_per_update = self.planned, max(min(fits, self._configured), step + 1), seconds
