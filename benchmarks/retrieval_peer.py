@@ -82,7 +82,7 @@ class BertDualEncoder(nn.Module):
 
 def build_task(args: argparse.Namespace, train) -> RetrievalTask:
     text = TextBpeTokenizer(d_model=args.d_model, vocab_size=args.vocab, max_len=512, dropout=args.dropout,
-                            positions=args.positions, embedding_std=args.embedding_std)
+                            positions=args.positions, embedding_std=args.embedding_std or None)
     text.fit(list(train.column("source")) + list(train.column("target")))
     core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout, norm_first=args.norm == "pre", activation="gelu")
     return RetrievalTask({"source": text, "target": text}, core,
@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
-    parser.add_argument("--norm", choices=("pre", "post"), default="pre", help="our layers' LayerNorm: before (the recipe's) or after")
-    parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="sinusoidal", help="our positions")
-    parser.add_argument("--embedding-std", type=float, default=None, help="our embedding's initial std (default d^-1/2)")
+    parser.add_argument("--norm", choices=("pre", "post"), default="post", help="our layers' LayerNorm: after (the recipe's) or before")
+    parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="learned", help="our positions (the recipe's: learned)")
+    parser.add_argument("--embedding-std", type=float, default=0.02, help="our embedding's initial std (the recipe's 0.02; 0: d^-1/2)")
     parser.add_argument("--without-peer", action="store_true", help="train ours alone (to screen our options at matched updates)")
     parser.add_argument("--translation", type=Path, default=None, help="a translation_de_en checkpoint, for the zero-shot peer")
     parser.add_argument("--quick", action="store_true", help="a tiny model on 300 training pairs, for the smoke test")
