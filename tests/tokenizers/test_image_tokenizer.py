@@ -104,3 +104,20 @@ def test_sinusoidal_grid_positions():
     assert tokenizer.pos_embed is None
     assert tokenizer(torch.randn(1, 1, 28, 28))[0].shape == (1, 17, 16)
     assert tokenizer(torch.randn(1, 1, 56, 28))[0].shape == (1, 33, 16)
+
+
+def test_a_conv_stem_runs_before_the_patch_embedding():
+    plain, stemmed = ImagePatchTokenizer(d_model=16), ImagePatchTokenizer(d_model=16, stem_channels=[4, 6]).eval()
+    assert not any(name.startswith("stem.") for name in plain.state_dict())  # old checkpoints still load
+    images = torch.randn(2, 1, 28, 28)
+    x = images
+    for conv, norm in ((stemmed.stem[0], stemmed.stem[1]), (stemmed.stem[3], stemmed.stem[4])):
+        x = torch.nn.functional.conv2d(x, conv.weight, padding=1)
+        x = torch.nn.functional.gelu(torch.nn.functional.batch_norm(
+            x, norm.running_mean, norm.running_var, norm.weight, norm.bias, eps=norm.eps))
+    patches = torch.nn.functional.conv2d(x, stemmed.patch_embed.weight, stemmed.patch_embed.bias, stride=7)
+    expected = torch.cat([stemmed.cls_token.expand(2, -1, -1), patches.flatten(2).transpose(1, 2)], 1) + stemmed.pos_embed
+    out, mask = stemmed(images)
+    assert out.shape == (2, 17, 16) and not mask.any()
+    torch.testing.assert_close(out, expected)
+    assert stemmed.patch_embed.in_channels == 6

@@ -1,4 +1,5 @@
-"""Image patches (ViT): conv patch embedding + [CLS] + learned or 2-D sinusoidal positions."""
+"""Image patches (ViT): an optional conv stem, conv patch embedding + [CLS] + learned or 2-D
+sinusoidal positions."""
 
 from __future__ import annotations
 
@@ -75,6 +76,14 @@ def _convert_channels(image: Tensor, channels: int) -> Tensor:
     return image.expand(3, -1, -1).clone()
 
 
+def _conv_stem(channels: int, widths: list[int]) -> nn.Module:
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU()]
+        channels = width
+    return nn.Sequential(*layers)  # empty: the identity
+
+
 @TOKENIZERS.register("image_patch")
 class ImagePatchTokenizer(Tokenizer):
     """ViT front-end: an image becomes [CLS] + one vector per ``patch_size`` square.
@@ -91,6 +100,9 @@ class ImagePatchTokenizer(Tokenizer):
         positions: ``"learned"`` (ViT) or ``"sinusoidal"`` (2-D, [CLS] gets none).
         class_token: prepend a learned [CLS] vector.
         dropout: dropout after adding positions.
+        stem_channels: widths of 3x3 convolutions (stride 1, batch norm, GELU) run on the pixels
+            before the patch embedding, as in the convolutional stems of Xiao et al. 2021; empty
+            for the plain patchify convolution of ViT.
     """
 
     reads = (IMAGE,)  # paths, PIL images, arrays or tensors of pixels
@@ -108,6 +120,7 @@ class ImagePatchTokenizer(Tokenizer):
         positions: str = "learned",
         class_token: bool = True,
         dropout: float = 0.0,
+        stem_channels: Sequence[int] = (),
     ):
         super().__init__()
         self.d_model, self.patch_size, self.channels = d_model, patch_size, channels
@@ -123,7 +136,9 @@ class ImagePatchTokenizer(Tokenizer):
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(self._per_channel(mean, "mean"), self._per_channel(std, "std")),
         ])
-        self.patch_embed = nn.Conv2d(channels, d_model, kernel_size=patch_size, stride=patch_size)
+        self.stem = _conv_stem(channels, [int(c) for c in stem_channels])
+        self.patch_embed = nn.Conv2d(int(stem_channels[-1]) if stem_channels else channels, d_model,
+                                     kernel_size=patch_size, stride=patch_size)
         self.cls_token = nn.Parameter(torch.randn(1, 1, d_model) * 1e-6) if class_token else None
         n_positions = self.n_prefix + self.grid[0] * self.grid[1]
         self.pos_embed = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, n_positions, d_model), std=0.02)) if positions == "learned" else None
@@ -198,7 +213,7 @@ class ImagePatchTokenizer(Tokenizer):
         if values.dim() != 4 or values.size(1) != self.channels:
             raise ValueError(f"expected (batch, {self.channels}, H, W) images, got {tuple(values.shape)}")
         grid = self._grid(values.shape[-2:])
-        x = self.patch_embed(values).flatten(2).transpose(1, 2)  # (B, N, d)
+        x = self.patch_embed(self.stem(values)).flatten(2).transpose(1, 2)  # (B, N, d)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.size(0), -1, -1), x], dim=1)  # (B, 1 + N, d)
         x = self.dropout(x + self._positions(grid).to(x.dtype))
