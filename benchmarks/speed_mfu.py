@@ -6,6 +6,7 @@ Model FLOPs per step = 6 x (encoder parameters x source tokens + (decoder + outp
 parameters x target tokens): the 6 N D rule with each parameter counted for the tokens it acts on;
 attention's score FLOPs and the embedding lookups are left out, so MFU is slightly understated.
 MFU = model FLOPs per second / peak. The default peak is an H100 SXM's dense bf16 (989 TFLOP/s).
+The count is ``tformer.flops``: the one ``tformer-train`` logs as ``train/tflops`` and ``train/mfu``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from tformer.core import EncoderDecoder
+from tformer.flops import flop_parameters, training_flops
 
 from ._timing import synchronize
 from .speed_train import Seq2Seq, TranslationShape, adam, translation_batch
@@ -31,9 +33,9 @@ def base_model(shape: TranslationShape) -> Seq2Seq:
 
 
 def model_flops(model: Seq2Seq, src_tokens: int, tgt_tokens: int) -> float:
-    count = lambda module: sum(p.numel() for p in module.parameters())
-    decoder_side = count(model.core.decoder) + model.project.weight.numel() + model.project.bias.numel()
-    return 6.0 * (count(model.core.encoder) * src_tokens + decoder_side * tgt_tokens)
+    """The library's count (``tformer.flops``), as ``tformer-train`` logs it in ``train/tflops``."""
+    encoder, decoder = flop_parameters(model.core.encoder), flop_parameters(model.core.decoder, model.project)
+    return float(training_flops((encoder, src_tokens), (decoder, tgt_tokens)))
 
 
 def measure(shape: TranslationShape, device: str, steps: int, warmup: int, compile: bool = False) -> tuple[float, float]:

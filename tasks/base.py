@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from tformer.checkpoint import KEY as checkpoint_key
 from tformer.checkpoint import describe
+from tformer.flops import flop_parameters, token_counts, training_flops
 from tformer.tokenizers import Batch, Tokenizer
 
 from .long_inputs import AUTO, check_positions, chunk_length, predict_in_chunks
@@ -43,6 +44,7 @@ class Task(L.LightningModule):
 
     field_names: tuple[str, ...] = ()
     input_field: str = "source"
+    token_fields: tuple[str, ...] = ()  # fields of tokens (not labels) for throughput; empty: the input field
     outputs: tuple[str, ...] = ()
     generator: Any = None  # what decodes outputs, for tasks that generate (tformer.tasks.generators)
 
@@ -69,6 +71,7 @@ class Task(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.predict_batch_size = predict_batch_size
         self.skipped_batches = 0
+        self._flop_counts: dict[tuple[int, ...], int] = {}  # see count_parameters
 
     def default_objectives(self) -> dict[str, Objective]:
         """The objectives a task built without ``objectives`` trains with."""
@@ -139,6 +142,35 @@ class Task(L.LightningModule):
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         """What the loss averages over (items; tokens for text), so epoch means are exact."""
         return int(batch[self.input_field].values.size(0))
+
+    def token_counts(self, batch: Mapping[str, Batch]) -> tuple[Tensor, Tensor]:
+        """Real and padded tokens of the token fields (``token_fields``), as their lengths say."""
+        return token_counts(batch, self.token_fields or (self.input_field,))
+
+    def flops(self, batch: Mapping[str, Batch]) -> Tensor | int:
+        """Model FLOPs of one training update on ``batch`` (forward and backward, 6 N D: ``tformer.flops``).
+
+        By default each token field's tokenizer counts for its own positions and every other
+        parameter (core, heads) for the positions of all token fields together, as an encoder's
+        do (a pooled head acts on fewer; it is small); a task whose parts read different fields
+        (an encoder and a decoder) says so.
+        """
+        fields = self.token_fields or (self.input_field,)
+        lengths = {name: batch[name].lengths for name in fields}
+        positions = sum(self.fields[name].output_lengths(n).sum() for name, n in lengths.items())
+        rest = self.count_parameters(*(module for name, module in self.named_children() if name != "fields"))
+        return sum(self.fields[name].front_end_flops(n) for name, n in lengths.items()) + training_flops((rest, positions))
+
+    def count_parameters(self, *modules: nn.Module) -> int:
+        """``tformer.flops.flop_parameters(*modules)``, counted once per training run: counting
+        walks every module, too slow for each update (parameters frozen during a run stay counted)."""
+        key = tuple(id(module) for module in modules)
+        if key not in self._flop_counts:
+            self._flop_counts[key] = flop_parameters(*modules)
+        return self._flop_counts[key]
+
+    def on_train_start(self) -> None:
+        self._flop_counts.clear()  # parameters frozen or unfrozen before training count as they are now
 
     def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         raise NotImplementedError

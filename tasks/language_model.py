@@ -13,6 +13,7 @@ from torch import Tensor
 from torchmetrics.text import Perplexity
 
 from tformer.core import Decoder, decoder_only_decoding
+from tformer.flops import training_flops
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, TextOutput, Tokenizer
 
@@ -83,6 +84,12 @@ class LanguageModelTask(Task):
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         text = batch["text"]
         return int(text.lengths.sum()) + text.lengths.numel()  # tokens plus one EOS each
+
+    def flops(self, batch: Mapping[str, Batch]) -> Tensor:
+        """The decoder and the output layer for each ``<bos> y`` position."""
+        lengths = batch["text"].lengths + 1
+        parameters = self.count_parameters(self.core) + self.text.projection_parameters()
+        return self.text.front_end_flops(lengths) + training_flops((parameters, lengths.sum()))
 
     def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         metric = self.perplexity[stage]

@@ -53,6 +53,7 @@ class RetrievalTask(Task):
 
     field_names = SIDES
     input_field = "source"
+    token_fields = SIDES  # one core reads both sides
     outputs = tuple(f"{side}_embedding" for side in SIDES)
 
     def __init__(

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from tformer.core import Decoding, EncoderDecoder, encoder_decoder_decoding
+from tformer.flops import training_flops
 from tformer.kinds import TEXT
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, TextOutput, Tokenizer
@@ -53,6 +54,7 @@ class TranslationTask(Task):
 
     field_names = ("source", "target")
     input_field = "source"
+    token_fields = ("source", "target")
     outputs = ("logits", "targets", "memory", "memory_pad_mask")
     empty_result = ""
     piece_separator = " "  # a long recording's chunks are transcribed apart and their texts joined
@@ -105,6 +107,16 @@ class TranslationTask(Task):
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         target = batch["target"]
         return int(target.lengths.sum()) + target.lengths.numel()  # tokens plus one EOS each
+
+    def flops(self, batch: Mapping[str, Batch]) -> Tensor:
+        """Source positions: the source front-end, the encoder and the objectives' own layers (CTC's
+        head reads the memory); ``<bos> y`` positions: the decoder and the output layer."""
+        source, target = batch["source"], batch["target"]
+        encoder = self.count_parameters(self.core.encoder, self.objectives)
+        decoder = self.count_parameters(self.core.decoder) + self.target.projection_parameters()
+        return (self.source.front_end_flops(source.lengths) + self.target.front_end_flops(target.lengths + 1)
+                + training_flops((encoder, self.source.output_lengths(source.lengths).sum()),
+                                 (decoder, target.lengths.sum() + target.lengths.numel())))
 
     def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         if stage == "val" and not self.hparams.val_decode:

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from tformer.core import EncoderDecoder
+from tformer.flops import training_flops
 from tformer.kinds import TEXT
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, Tokenizer, lengths_to_pad_mask
@@ -85,6 +86,7 @@ class TextToSpeechTask(Task):
 
     field_names = ("source", "target")
     input_field = "source"
+    token_fields = ("source", "target")  # text tokens and frames
     outputs = ("frames", "frames_postnet", "stop_logits", "stop_targets", "cross_attention", "cross_attention_mask")
 
     def __init__(self, fields: Mapping[str, Tokenizer], core: EncoderDecoder, objectives: Mapping[str, Objective] | None = None,
@@ -157,6 +159,16 @@ class TextToSpeechTask(Task):
 
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         return int(batch["target"].lengths.sum())  # frames
+
+    def flops(self, batch: Mapping[str, Batch]) -> Tensor:
+        """Text positions: the encoder; decoder steps: the pre-net, decoder, frame and stop heads;
+        frames: the post-net (each convolution weight acts once per frame)."""
+        source, frames = batch["source"].lengths, batch["target"].lengths
+        decoder = self.count_parameters(self.core.decoder, self.frame_head, self.stop_head)
+        return (self.source.front_end_flops(source) + self.target.front_end_flops(frames)
+                + training_flops((self.count_parameters(self.core.encoder), self.source.output_lengths(source).sum()),
+                                 (decoder, self.target.output_lengths(frames).sum()),
+                                 (self.count_parameters(self.postnet), frames.sum())))
 
     def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         target = batch["target"]

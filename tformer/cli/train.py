@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..checkpoint import atomic_write
 from ..data import ReportSkippedItems
 from ..planning import RunPlan
+from ..throughput import ThroughputMonitor
 from ..training import ExactResume, InterruptCheckpoint, resolve_checkpoint, resolve_precision
 from . import CONFIG_DIR
 from .composition import check_composition
@@ -77,6 +78,8 @@ def train(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     result: dict[str, Any] = {"checkpoint": _last_checkpoint(trainer, run_dir), "run_dir": str(run_dir)}
     for plan in (c for c in trainer.callbacks if isinstance(c, RunPlan) and c.summary() is not None):
         result["time_budget"] = plan.summary()
+    for monitor in (c for c in trainer.callbacks if isinstance(c, ThroughputMonitor) and c.summary() is not None):
+        result["throughput"] = monitor.summary()
     if cfg.get("test", True) and data.test is not None:
         (metrics,) = trainer.test(task, datamodule=data, verbose=False)
         result["test"] = {k: float(v) for k, v in metrics.items()}

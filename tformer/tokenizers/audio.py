@@ -12,6 +12,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from ..core.positions import embedding_scale
+from ..flops import flop_parameters, training_flops
 from ..kinds import AUDIO
 from ..registry import TOKENIZERS
 from .audio_chunks import audio_chunks
@@ -94,6 +95,16 @@ class Conv2dSubsampling(nn.Module):
     def output_length(length: Any) -> Any:
         """Exact output length of the two valid 3x3 stride-2 convolutions (int or tensor)."""
         return ((length - 1) // 2 - 1) // 2
+
+    def training_flops(self, lengths: Tensor, n_mels: int) -> Tensor:
+        """Model FLOPs (forward and backward) on items of ``lengths`` frames of ``n_mels``: each
+        convolution's weights act once per output cell (frames x features), the linear's once per
+        output frame (the 6 N D rule, ``tformer.flops``)."""
+        half = lambda n: (n - 1) // 2  # noqa: E731  (a valid 3x3 stride-2 convolution)
+        first, second = self.conv[0], self.conv[2]
+        return training_flops((flop_parameters(first), (half(lengths) * half(n_mels)).sum()),
+                              (flop_parameters(second), (half(half(lengths)) * half(half(n_mels))).sum()),
+                              (flop_parameters(self.linear), half(half(lengths)).sum()))
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (B, T, F) -> (B, T', d)
@@ -234,6 +245,10 @@ class AudioFbankTokenizer(Tokenizer):
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """(B,) frame counts -> (B,) lengths after the x4 subsampling."""
         return Conv2dSubsampling.output_length(lengths)
+
+    def front_end_flops(self, lengths: Tensor) -> Tensor:
+        """The subsampling's FLOPs; the positions are looked up."""
+        return self.subsampling.training_flops(lengths, self.n_mels)
 
     def forward(self, values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """(B, T, n_mels) frames and (B,) lengths -> (B, T', d) vectors and (B, T') padding mask."""

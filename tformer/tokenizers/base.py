@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ..core.config import RecordsArguments
 from ..core.positions import LearnedPositions, SinusoidalPositions
+from ..flops import flop_parameters, training_flops
 from ..kinds import AUDIO, IMAGE, TEXT, describe
 
 __all__ = ["Batch", "ImageLayout", "Tokenizer", "TextOutput", "MEDIA_SUFFIXES", "pad_sequences",
@@ -85,6 +86,16 @@ class Tokenizer(RecordsArguments, nn.Module):
     def size(self, item: Tensor) -> int:
         """Cost of one prepared item for token-budget batching (tokens, frames or patches)."""
         return int(item.size(0))
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        """(B,) lengths of a collated batch -> (B,) positions ``forward`` makes of each item (the same
+        unless overridden: audio subsamples its frames)."""
+        return lengths
+
+    def front_end_flops(self, lengths: Tensor) -> Tensor | int:
+        """Model FLOPs (forward and backward) of ``forward`` on items of ``lengths``: by default 6 x its
+        parameters x the positions it makes (``tformer.flops``; lookups such as embeddings count none)."""
+        return training_flops((flop_parameters(self), self.output_lengths(lengths).sum()))
 
     # -- long inputs -----------------------------------------------------------------------------------
     max_positions: int | None = None  # the most positions ``forward`` makes for one item; None: any
@@ -178,6 +189,11 @@ class TextOutput(Tokenizer):
     def project(self, hidden: Tensor) -> Tensor:
         """(B, T, d_model) decoder states -> (B, T, vocab_size) logits."""
         raise NotImplementedError
+
+    def projection_parameters(self) -> int:
+        """Parameters of ``project`` (a tied embedding's weight too), for FLOP counts; by default
+        ``vocab_size x d_model``."""
+        return self.vocab_size * self.d_model
 
     def word_starts(self, values: Tensor) -> Tensor:
         """(B, T) ids of single-spaced text -> (B, T) bool, True at the first token of each word, so

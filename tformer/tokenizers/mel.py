@@ -164,6 +164,10 @@ class MelTokenizer(Tokenizer):
         """(B,) frame counts -> (B,) decoder steps, ceil(frames / r)."""
         return (lengths + self.reduction - 1) // self.reduction
 
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        """(B,) frame counts -> (B,) decoder positions: the steps."""
+        return self.steps(lengths)
+
     def decoder_inputs(self, values: Tensor) -> Tensor:
         """(B, T, n_mels) frames -> (B, S, n_mels), S = ceil(T / r): a zero go frame, then the
         last frame of each step but the last (the frames padded with zeros to whole steps)."""

@@ -12,6 +12,7 @@ from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 from torch import Tensor, nn
 
 from ..core.positions import embedding_scale
+from ..flops import flop_parameters
 from ..kinds import LABEL, TEXT
 from ..registry import TOKENIZERS
 from .base import TextOutput, build_positions, lengths_to_pad_mask
@@ -79,6 +80,14 @@ class _TextEmbedding(TextOutput):
         if self.output is None:
             return F.linear(hidden, self.embedding.weight)
         return self.output(hidden)
+
+    def front_end_flops(self, lengths: Tensor) -> int:
+        """None: the front-end only looks up its embedding and positions."""
+        return 0
+
+    def projection_parameters(self) -> int:
+        """The output layer's parameters, or the embedding's where the output is tied to it."""
+        return self.embedding.weight.numel() if self.output is None else flop_parameters(self.output)
 
     def _content_ids(self, ids: Sequence[int] | Tensor) -> list[int]:
         ids = ids.tolist() if isinstance(ids, Tensor) else list(ids)
