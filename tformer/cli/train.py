@@ -30,6 +30,7 @@ from .composition import check_composition
 from .console import quiet_libraries
 from .errors import explain_config_errors, friendly_errors
 from .fields import build_fields
+from .multirun import multirun_job
 from .report import print_summary
 
 log = logging.getLogger("tformer.train")
@@ -156,7 +157,8 @@ def _app(cfg: DictConfig) -> None:
     torch.set_float32_matmul_precision("high")
     quiet_libraries()
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
-    train(cfg)
+    with multirun_job():  # a sweep's DDP ranks train their own job (tformer/cli/multirun.py)
+        train(cfg)
 
 
 def main() -> None:
