@@ -21,6 +21,7 @@ from tformer.tokenizers import Batch, Tokenizer
 
 from .long_inputs import AUTO, check_positions, chunk_length, predict_in_chunks
 from .objectives import Objective
+from .optimizers import clip_fused, scales_and_clips, with_implementation
 
 __all__ = ["Task", "masked_mean"]
 
@@ -68,6 +69,8 @@ class Task(L.LightningModule):
         for name, objective in self.objectives.items():
             self._check_reads(name, objective)
             objective.bind(self)
+        # what the objectives read: forward may leave the rest out (a chunked cross entropy needs no whole logits)
+        self.read_outputs = frozenset(output for objective in self.objectives.values() for output in objective.reads)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.predict_batch_size = predict_batch_size
         self.skipped_batches = 0
@@ -87,7 +90,9 @@ class Task(L.LightningModule):
     def configure_optimizers(self):
         if self.optimizer_factory is None:
             raise ValueError("task.optimizer is not set: give an optimizer partial (see conf/task/*.yaml)")
-        optimizer = _checked(self.optimizer_factory, "task.optimizer")(self.parameters())
+        factory = _checked(self.optimizer_factory, "task.optimizer")
+        factory = with_implementation(factory, self.device, fused=not scales_and_clips(self.trainer))
+        optimizer = factory(self.parameters())  # fused or foreach Adam for the device the module is on now
         if self.scheduler_factory is None:
             return optimizer
         factory = _checked(self.scheduler_factory, "task.scheduler")
@@ -95,6 +100,10 @@ class Task(L.LightningModule):
             factory = functools.partial(factory, total_steps=self._planned_updates())
         scheduler = factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        if not clip_fused(self.trainer, optimizer, gradient_clip_val, gradient_clip_algorithm):  # bf16 + fused
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def _planned_updates(self) -> int | None:
         """The trainer's ``max_steps``, or ``max_epochs`` x batches per epoch; None without either."""

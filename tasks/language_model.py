@@ -41,7 +41,7 @@ class LanguageModelTask(Task):
 
     field_names = ("text",)
     input_field = "text"
-    outputs = ("logits", "targets")
+    outputs = ("logits", "hidden", "targets")
 
     def __init__(
         self,
@@ -79,7 +79,9 @@ class LanguageModelTask(Task):
         inputs, lengths, gold = shift_target(batch["text"], self.text)  # <bos> y -> y <eos>
         x, _ = self.text(inputs, lengths)
         hidden = self.core(x)  # right-padded: the causal mask keeps real positions off the padding
-        return {"logits": self.text.project(hidden), "targets": gold}
+        if "logits" in self.read_outputs or not self.training:  # perplexity reads them too
+            return {"logits": self.text.project(hidden), "hidden": hidden, "targets": gold}
+        return {"hidden": hidden, "targets": gold}  # a chunked cross entropy projects them itself
 
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         text = batch["text"]

@@ -12,10 +12,11 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from tformer.core.config import RecordsArguments
 from tformer.registry import OBJECTIVES
-from tformer.tokenizers import Batch
+from tformer.tokenizers import Batch, TextOutput
 
 __all__ = ["Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
            "IGNORE"]
@@ -50,20 +51,60 @@ class CrossEntropy(Objective):
     """Label-smoothed cross entropy of ``logits`` (..., V) against ``targets`` (...), positions
     at ``IGNORE`` left out; the mean over the rest (tokens, or items for a classifier).
 
+    With ``chunk_size`` it reads the decoder states ``hidden`` (..., d) instead and applies the
+    output layer (``project`` of the text field ``field``) and the loss ``chunk_size`` positions at
+    a time, recomputing each chunk's logits in the backward pass: a large vocabulary's (tokens x V)
+    logits never exist whole, only one chunk's. Same loss; one more output-layer forward pass.
+
     Args:
         weight: its share of the task's loss.
         label_smoothing: the paper's 0.1 for translation.
+        chunk_size: positions per chunk; ``None`` (the default): the task's whole ``logits``.
+        field: the text field whose tokenizer projects ``hidden`` to logits (with ``chunk_size``).
     """
 
     reads = ("logits", "targets")
 
-    def __init__(self, weight: float = 1.0, label_smoothing: float = 0.0):
+    def __init__(self, weight: float = 1.0, label_smoothing: float = 0.0, chunk_size: int | None = None,
+                 field: str = "target"):
         super().__init__(weight)
-        self.label_smoothing = label_smoothing
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"task.objectives.cross_entropy.chunk_size must be a positive number of positions or "
+                             f"null, got {chunk_size}")
+        self.label_smoothing, self.chunk_size, self.field = label_smoothing, chunk_size, field
+        if chunk_size is not None:
+            self.reads = ("hidden", "targets")
+
+    def bind(self, task: Any) -> None:
+        if self.chunk_size is None:
+            return
+        tokenizer = task.fields[self.field] if self.field in task.fields else None
+        if not isinstance(tokenizer, TextOutput):
+            raise ValueError(f"task.objectives.cross_entropy.field={self.field!r} must name a text field of the task "
+                             f"(its tokenizer projects the chunks); its fields: {', '.join(task.fields)}")
+        self._project = tokenizer.project  # a method, not a submodule: the task owns the tokenizer
 
     def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
+        if self.chunk_size is not None:
+            return self._chunked(outputs["hidden"], outputs["targets"])
         logits, targets = outputs["logits"], outputs["targets"]
         return F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), ignore_index=IGNORE,
+                               label_smoothing=self.label_smoothing)
+
+    def _chunked(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """(..., d) states, (...) targets -> the mean loss, summed a chunk of real positions at a time."""
+        keep = targets.flatten() != IGNORE
+        hidden, targets = hidden.flatten(0, -2)[keep], targets.flatten()[keep]  # (N, d), (N,)
+        total = hidden.new_zeros((), dtype=torch.float32)
+        for h, t in zip(hidden.split(self.chunk_size), targets.split(self.chunk_size)):
+            if torch.is_grad_enabled():  # keep h only; the chunk's logits are made again in backward
+                total = total + checkpoint(self._chunk_loss, h, t, use_reentrant=False)
+            else:
+                total = total + self._chunk_loss(h, t)
+        return total / targets.numel()
+
+    def _chunk_loss(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        return F.cross_entropy(self._project(hidden).float(), targets, reduction="sum",
                                label_smoothing=self.label_smoothing)
 
 

@@ -55,7 +55,7 @@ class TranslationTask(Task):
     field_names = ("source", "target")
     input_field = "source"
     token_fields = ("source", "target")
-    outputs = ("logits", "targets", "memory", "memory_pad_mask")
+    outputs = ("logits", "hidden", "targets", "memory", "memory_pad_mask")
     empty_result = ""
     piece_separator = " "  # a long recording's chunks are transcribed apart and their texts joined
 
@@ -102,7 +102,10 @@ class TranslationTask(Task):
         decoder_input, lengths, gold = shift_target(batch["target"], self.target)
         y, _ = self.target(decoder_input, lengths)
         hidden = self.core.decoder(y, memory, src_mask)  # right-padded targets: causal mask suffices
-        return {"logits": self.target.project(hidden), "targets": gold, "memory": memory, "memory_pad_mask": src_mask}
+        outputs = {"hidden": hidden, "targets": gold, "memory": memory, "memory_pad_mask": src_mask}
+        if "logits" in self.read_outputs:  # a chunked cross entropy projects the hidden states itself
+            outputs["logits"] = self.target.project(hidden)
+        return outputs
 
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         target = batch["target"]

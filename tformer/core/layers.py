@@ -118,10 +118,12 @@ class DecoderLayer(nn.Module):
         pad_mask: Tensor | None = None,
         cache: tuple[KVCache, KVCache | None] | None = None,
         need_weights: bool = False,
+        causal: bool = True,
     ) -> tuple[Tensor, tuple[Tensor | None, Tensor | None]]:
         # x: (B, T, d), memory: (B, S, d) or None; cache: (self-attention, cross-attention or None)
+        # causal=False: self-attention over the whole target (DETR's object queries)
         self_cache, cross_cache = cache if cache is not None else (None, None)
-        attend_self = lambda h: self.self_attn(h, key_pad_mask=pad_mask, causal=True, cache=self_cache, need_weights=need_weights)
+        attend_self = lambda h: self.self_attn(h, key_pad_mask=pad_mask, causal=causal, cache=self_cache, need_weights=need_weights)
         x, self_weights = _residual(x, attend_self, self.norm1, self.norm_first, self.dropout)
         cross_weights, ff_norm = None, self.norm2
         if self.cross_attn is not None:

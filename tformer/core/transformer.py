@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .attention import KVCache
 from .config import RecordsArguments
@@ -22,6 +23,15 @@ def _check_sequence(x: Tensor, pad_mask: Tensor | None, d_model: int, name: str)
         )
 
 
+def _run_layer(layer: nn.Module, checkpointed: bool, *args, **kwargs):
+    """``layer(*args, **kwargs)``; with ``checkpointed``, in training with gradients, through
+    ``torch.utils.checkpoint``: the layer keeps only its inputs for the backward pass and runs
+    again there (dropout draws the same masks: the random state is restored)."""
+    if checkpointed and layer.training and torch.is_grad_enabled():
+        return checkpoint(layer, *args, use_reentrant=False, **kwargs)
+    return layer(*args, **kwargs)
+
+
 def _final_norm(final_norm: bool | None, norm_first: bool, d_model: int, eps: float) -> nn.LayerNorm | None:
     # Pre-norm stacks need a closing LayerNorm; the paper's post-norm stack does not.
     use = norm_first if final_norm is None else final_norm
@@ -35,6 +45,9 @@ class Encoder(RecordsArguments, nn.Module):
         d_model, n_heads, d_ff, dropout, activation, layer_norm_eps: as in the paper / ``nn.Transformer``.
         norm_first: pre-norm layers instead of the paper's post-norm.
         final_norm: LayerNorm after the last layer; ``None`` means "iff ``norm_first``".
+        checkpoint_activations: in training, keep only each layer's input for the backward pass
+            and recompute the rest there (activation checkpointing): less memory, one more
+            forward pass of the layers.
     """
 
     def __init__(
@@ -48,9 +61,10 @@ class Encoder(RecordsArguments, nn.Module):
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
         final_norm: bool | None = None,
+        checkpoint_activations: bool = False,
     ):
         super().__init__()
-        self.d_model = d_model
+        self.d_model, self.checkpoint_activations = d_model, checkpoint_activations
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
         )
@@ -62,7 +76,7 @@ class Encoder(RecordsArguments, nn.Module):
         _check_sequence(x, pad_mask, self.d_model, "encoder input")
         weights = []
         for layer in self.layers:
-            x, w = layer(x, pad_mask, need_weights)
+            x, w = _run_layer(layer, self.checkpoint_activations, x, pad_mask, need_weights)
             weights.append(w)
         if self.norm is not None:
             x = self.norm(x)
@@ -97,6 +111,8 @@ class Decoder(RecordsArguments, nn.Module):
     Args: as for ``Encoder``, plus
         cross_attention: layers attend over an encoder memory; ``False`` gives a decoder-only
             (GPT-style) stack of causal self-attention and feed-forward, run without memory.
+        checkpoint_activations: as for ``Encoder``; in teacher-forced training only (``step``,
+            the cached decoding, never recomputes).
     """
 
     def __init__(
@@ -111,9 +127,11 @@ class Decoder(RecordsArguments, nn.Module):
         layer_norm_eps: float = 1e-5,
         final_norm: bool | None = None,
         cross_attention: bool = True,
+        checkpoint_activations: bool = False,
     ):
         super().__init__()
         self.d_model, self.cross_attention = d_model, cross_attention
+        self.checkpoint_activations = checkpoint_activations
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps, cross_attention)
             for _ in range(n_layers)
@@ -127,6 +145,8 @@ class Decoder(RecordsArguments, nn.Module):
         memory_pad_mask: Tensor | None = None,
         pad_mask: Tensor | None = None,
         need_weights: bool = False,
+        causal: bool = True,
+        every_layer: bool = False,
     ):
         """Teacher-forced: (B, T, d) target embeddings, (B, S, d) memory (``None`` without
         cross-attention) -> (B, T, d).
@@ -134,15 +154,24 @@ class Decoder(RecordsArguments, nn.Module):
         ``pad_mask`` may be left out for right-padded targets: the causal mask already keeps
         every real position from seeing the padding after it. With ``need_weights`` also a list
         of (self, cross) attention weights per layer (cross is ``None`` without cross-attention).
+
+        ``causal=False``: every position attends to every other, as a set of object queries does
+        (DETR); ``every_layer``: (n_layers, B, T, d), each layer's output through the final norm
+        where there is one (DETR's auxiliary losses read every layer).
         """
         _check_sequence(x, pad_mask, self.d_model, "decoder input")
         self._check_memory(memory, memory_pad_mask)
-        weights = []
+        weights, states = [], []
         for layer in self.layers:
-            x, w = layer(x, memory, memory_pad_mask, pad_mask, need_weights=need_weights)
+            x, w = _run_layer(layer, self.checkpoint_activations, x, memory, memory_pad_mask, pad_mask,
+                              need_weights=need_weights, causal=causal)
             weights.append(w)
-        x = self.norm(x) if self.norm is not None else x
-        return (x, weights) if need_weights else x
+            states.append(x)
+        out = torch.stack([self._normed(h) for h in states]) if every_layer else self._normed(x)
+        return (out, weights) if need_weights else out
+
+    def _normed(self, x: Tensor) -> Tensor:
+        return self.norm(x) if self.norm is not None else x
 
     def init_cache(self, memory: Tensor | None = None, memory_pad_mask: Tensor | None = None) -> DecoderCache:
         """An empty cache; with cross-attention, every layer's keys/values of ``memory`` computed once."""
@@ -160,7 +189,7 @@ class Decoder(RecordsArguments, nn.Module):
         for layer, layer_cache in zip(self.layers, cache.layers):
             x, _ = layer(x, None, cache.memory_pad_mask, cache=layer_cache)
         cache.offset += x.size(1)
-        return self.norm(x) if self.norm is not None else x
+        return self._normed(x)
 
     def _check_memory(self, memory: Tensor | None, memory_pad_mask: Tensor | None) -> None:
         if not self.cross_attention:
@@ -182,7 +211,7 @@ class EncoderDecoder(RecordsArguments, nn.Module):
         d_ff: feed-forward inner width (2048).
         dropout: residual, attention and feed-forward dropout (0.1).
         norm_first: pre-norm instead of post-norm.
-        activation, layer_norm_eps, final_norm: as for ``Encoder``.
+        activation, layer_norm_eps, final_norm, checkpoint_activations: as for ``Encoder``.
     """
 
     def __init__(
@@ -197,10 +226,12 @@ class EncoderDecoder(RecordsArguments, nn.Module):
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
         final_norm: bool | None = None,
+        checkpoint_activations: bool = False,
     ):
         super().__init__()
         self.d_model = d_model
-        common = dict(dropout=dropout, norm_first=norm_first, activation=activation, layer_norm_eps=layer_norm_eps, final_norm=final_norm)
+        common = dict(dropout=dropout, norm_first=norm_first, activation=activation, layer_norm_eps=layer_norm_eps,
+                      final_norm=final_norm, checkpoint_activations=checkpoint_activations)
         self.encoder = Encoder(d_model, n_heads, n_encoder_layers, d_ff, **common)
         self.decoder = Decoder(d_model, n_heads, n_decoder_layers, d_ff, **common)
 
