@@ -3,7 +3,13 @@
 # Runs apt-get as root, through sudo otherwise; without either it says what to run and goes on.
 set -euo pipefail
 packages=(dict-freedict-deu-eng dataset-fashion-mnist espeak-ng libsndfile1 fortunes
-          flite festival festvox-kallpc16k festvox-us-slt-hts fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl)
+          flite festival festvox-kallpc16k festvox-us-slt-hts fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl
+          # text_lines' fonts (tformer/data/fonts.py), and Tesseract, the peer of benchmarks/ocr_peer.py
+          fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35
+          fonts-crosextra-carlito fonts-crosextra-caladea fonts-linuxlibertine fonts-ebgaramond fonts-open-sans
+          fonts-roboto-unhinted fonts-lato fonts-inconsolata fonts-hack fonts-sil-gentium fonts-sil-charis
+          fonts-sil-andika fonts-cantarell fonts-comic-neue
+          tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

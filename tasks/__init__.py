@@ -4,17 +4,19 @@ them in ``tformer.registry`` (TASKS, OBJECTIVES, GENERATORS, METRICS)."""
 from . import generators, metrics, objectives, ranking
 from .base import Task
 from .classification import ClassificationTask
+from .detection import DetectionTask
 from .generators import Beam, CtcRescoredBeam, Generator, Greedy, Sampling
 from .language_model import LanguageModelTask
 from .objectives import CTC, BinaryCrossEntropy, Contrastive, CrossEntropy, GuidedAttention, Objective, Regression
 from .retrieval import RetrievalTask
+from .set_losses import BoxGIoU, BoxL1, SetCrossEntropy
 from .tagging import TagCrossEntropy, TaggingTask
 from .translation import TranslationTask
 from .tts import TextToSpeechTask
 
 __all__ = [
     "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask", "TaggingTask", "TagCrossEntropy",
-    "RetrievalTask",
+    "RetrievalTask", "DetectionTask", "SetCrossEntropy", "BoxL1", "BoxGIoU",
     "Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
     "Generator", "Greedy", "Beam", "CtcRescoredBeam", "Sampling",
     "generators", "metrics", "objectives", "ranking",

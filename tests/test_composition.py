@@ -23,6 +23,8 @@ TWO = {  # data sets of two fields, source and target
     "parallel_text": ("text", "text"), "labeled_text": ("text", "label"), "image_folder": ("image", "label"),
     "idx_images": ("image", "label"), "audio_manifest": ("audio", "text"), "fashion_mnist": ("image", "label"),
     "freedict_de_en": ("text", "text"), "espeak_digits": ("audio", "text"), "espeak_sentences": ("audio", "text"),
+    "text_lines": ("image", "text"),
+    "fashion_canvas": ("image", "boxes"), "detection_boxes": ("image", "boxes"),
 }
 DATASET_FIELDS = {
     **{name: {"source": source, "target": target} for name, (source, target) in TWO.items()},
@@ -35,7 +37,8 @@ DATASET_FIELDS = {
 FIELDS_BY_CONFIG = {"tagged_text"}  # its fields are the keys its config names (text_field, tag_fields)
 TOKENIZER_READS = {
     "text_bpe": {"text", "label"}, "text_char": {"text", "label"}, "label": {"label", "text"},
-    "image_patch": {"image"}, "audio_fbank": {"audio"}, "mel": {"audio"}, "tags": {"text"},
+    "image_patch": {"image"}, "image_line": {"image"}, "audio_fbank": {"audio"}, "mel": {"audio"}, "tags": {"text"},
+    "boxes": {"boxes"},
 }
 
 
@@ -130,7 +133,8 @@ def test_a_builder_declares_with_gives_and_only_known_kinds():
 def test_text_for_an_image_source_names_both_sides_and_what_fits():
     cfg = _compose(["data=labeled_text", "data.train.path=x.tsv"])
     expected = ("source=image_patch reads images, but data=labeled_text gives text as the source (LabeledTextDataset); "
-                "sources that read text: text_bpe, text_char; data that gives images as the source: fashion_mnist, image_folder")
+                "sources that read text: text_bpe, text_char; data that gives images as the source: detection_boxes, "
+                "fashion_canvas, fashion_mnist, image_folder, text_lines")
     with pytest.raises(ValueError) as error:
         check_composition(cfg)
     assert str(error.value) == expected

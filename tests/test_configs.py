@@ -16,6 +16,8 @@ CONF = Path(CONFIG_DIR)
 GROUPS = ["task", "source", "target", "model", "data", "trainer", "logger", "callbacks"]
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 CORPUS = ["das haus ist rot", "the house is red", "ein hund", "a dog", "three one four"]
+BOX_ITEMS = [{"boxes": [[2, 3, 20, 30]], "labels": ["a"], "width": 64, "height": 64},
+             {"boxes": [[0, 0, 9, 9], [5, 5, 60, 40]], "labels": ["b", "c"], "width": 64, "height": 64}]
 
 
 def _compose(overrides):
@@ -30,7 +32,8 @@ def _options(group):
 def _fitted(cfg_node, labels=("a", "b", "c")):
     tokenizer = instantiate(cfg_node, _convert_="all")
     if tokenizer.needs_fit:
-        tokenizer.fit(list(labels) if "Label" in type(tokenizer).__name__ else CORPUS)
+        corpus = BOX_ITEMS if "boxes" in (tokenizer.reads or ()) else CORPUS
+        tokenizer.fit(list(labels) if "Label" in type(tokenizer).__name__ else corpus)
     return tokenizer
 
 
@@ -56,7 +59,8 @@ def test_every_group_option_composes(group):
 @pytest.mark.parametrize("split", ["test", "valid"])
 def test_every_split_option_adds_a_split_like_the_training_one(split):
     # +data/test=labeled_text data.test.path=test.tsv: a test split of your own data
-    assert _options(f"data/{split}") == ["audio_manifest", "image_folder", "labeled_text", "parallel_text", "tagged_text"]
+    assert _options(f"data/{split}") == ["audio_manifest", "detection_boxes", "image_folder", "labeled_text", "parallel_text",
+                                        "tagged_text"]
     for option in _options(f"data/{split}"):
         cfg = _compose([f"data={option}", f"+data/{split}={option}"])
         assert cfg.data[split]._target_ == cfg.data.train._target_ and set(cfg.data[split]) == set(cfg.data.train)
@@ -82,8 +86,8 @@ def test_every_recipe_builds_its_task(experiment):
 def test_every_model_size_builds_every_task(task, model):
     if model in ("base", "big"):
         pytest.skip("the paper's sizes are built in test_paper_sizes")
-    target = {"classification": "label", "tts": "mel"}.get(task, "text_char")
-    source = "image_patch" if task == "classification" else "text_char"
+    target = {"classification": "label", "tts": "mel", "detection": "boxes"}.get(task, "text_char")
+    source = "image_patch" if task in ("classification", "detection") else "text_char"
     if task == "asr":
         source = "audio_fbank"
     extra = ["+task.fields.tags._target_=tformer.tokenizers.TagTokenizer"] if task == "tagging" else []  # its data names the tag fields

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, NamedTuple, TypeVar
 
-__all__ = ["TEXT", "IMAGE", "AUDIO", "LABEL", "KINDS", "Mismatch", "gives", "fields_of", "reads_of",
+__all__ = ["TEXT", "IMAGE", "AUDIO", "LABEL", "BOXES", "KINDS", "Mismatch", "gives", "fields_of", "reads_of",
            "mismatches", "describe"]
 
 TEXT = "text"  # a string of words or characters
 IMAGE = "image"  # an image file's path, or an array of pixels
 AUDIO = "audio"  # an audio file's path, or a waveform
 LABEL = "label"  # a class name
-KINDS = (TEXT, IMAGE, AUDIO, LABEL)
-_PLURAL = {TEXT: "text", IMAGE: "images", AUDIO: "audio", LABEL: "labels"}
+BOXES = "boxes"  # objects on an image: {"boxes": pixel [x0, y0, x1, y1] each, "labels", "width", "height"}
+KINDS = (TEXT, IMAGE, AUDIO, LABEL, BOXES)
+_PLURAL = {TEXT: "text", IMAGE: "images", AUDIO: "audio", LABEL: "labels", BOXES: "boxes"}
 T = TypeVar("T")
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tformer.core import Encoder, EncoderDecoder, MultiHeadAttention
-from tformer.tokenizers import AudioFbankTokenizer, ImagePatchTokenizer, TextBpeTokenizer, TextCharTokenizer
+from tformer.tokenizers import AudioFbankTokenizer, ImageLineTokenizer, ImagePatchTokenizer, TextBpeTokenizer, TextCharTokenizer
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CORPUS = ["ich sehe das haus", "the house is red", "ein hund und eine katze", "a dog and a cat"]
@@ -233,3 +233,12 @@ def test_attention_gives_a_correct_output_or_a_value_error(d_model, n_heads, cro
     if causal:
         allowed &= torch.ones(x.size(1), x.size(1), dtype=torch.bool).tril()
     assert (weights.masked_fill(allowed | ~allowed.any(-1, keepdim=True), 0) == 0).all()
+
+
+def test_an_image_whose_header_claims_too_many_pixels_is_a_value_error_naming_it(tmp_path):
+    # Found by the fuzz test above: a GIF header of 179 M pixels trips PIL's decompression-bomb guard.
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"GIF89a\x00\x00\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x00\x0c\x00\xe4")
+    for tokenizer in (ImagePatchTokenizer(d_model=8, image_size=8, patch_size=4), ImageLineTokenizer(d_model=8)):
+        with pytest.raises(ValueError, match="bomb.png: not a readable image"):
+            tokenizer.prepare(path)

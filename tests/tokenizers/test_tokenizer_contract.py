@@ -23,10 +23,17 @@ def _images(corpus, sine) -> list[np.ndarray]:
     return [rng.integers(0, 256, (28, 28), dtype=np.uint8) for _ in range(3)]
 
 
+def _lines(corpus, sine) -> list[np.ndarray]:
+    # grey lines of different sizes and aspect ratios; prepare scales each to 32 pixels high
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((32, 64), (20, 90), (48, 40))]
+
+
 CASES = {
     "text_bpe": (dict(d_model=D, vocab_size=150, min_frequency=1), True, lambda corpus, sine: corpus[:3]),
     "text_char": (dict(d_model=D), True, lambda corpus, sine: corpus[3:6]),
     "image_patch": (dict(d_model=D), False, _images),
+    "image_line": (dict(d_model=D), False, _lines),
     "audio_fbank": (
         dict(d_model=D, n_mels=40, conv_channels=8),
         False,
@@ -61,7 +68,7 @@ def case(request, corpus, sine_wave):
 
 def test_every_built_in_front_end_is_covered():
     built_in = {n for n in TOKENIZERS.names() if TOKENIZERS.get(n).__module__.startswith("tformer.tokenizers.")}
-    assert built_in - {"label", "tags"} == set(CASES)  # target-side only: no front-end
+    assert built_in - {"label", "tags", "boxes"} == set(CASES)  # target-side only: no front-end
 
 
 def test_registered_and_fitted(case):
@@ -130,7 +137,11 @@ def test_checkpoint_round_trip_into_fresh_instance(case):
 
 # -- what prediction, export and pictures ask every registered tokenizer (label included) ------------
 ASKED = {**CASES, "label": (dict(classes=["cat", "dog", "10"]), False, lambda corpus, sine: ["dog", "10", "cat"]),
-         "tags": (dict(tags=["O", "COMMA", "PERIOD"]), False, lambda corpus, sine: ["O COMMA", "PERIOD", "O O PERIOD"])}
+         "tags": (dict(tags=["O", "COMMA", "PERIOD"]), False, lambda corpus, sine: ["O COMMA", "PERIOD", "O O PERIOD"]),
+         "boxes": (dict(classes=["cat", "dog"]), False, lambda corpus, sine: [
+             {"boxes": [[1, 2, 5, 9]], "labels": ["dog"], "width": 10, "height": 10},
+             {"boxes": [], "labels": [], "width": 20, "height": 10},
+             {"boxes": [[0, 0, 4, 4], [2, 3, 20, 10]], "labels": ["cat", "dog"], "width": 20, "height": 10}])}
 
 
 @pytest.fixture(params=list(ASKED))

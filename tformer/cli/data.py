@@ -68,6 +68,8 @@ def _prepare(args: argparse.Namespace) -> None:
     folder = prepared_folder(args.name, args.root, force=args.force, **options)
     info = read_info(folder) or {}
     print(f"{args.name}: {folder} ({_counts(info)}; {time.perf_counter() - started:.1f} s)")
+    if info.get("skipped"):  # what preparation left out, and why (info.json keeps the details)
+        print(f"{args.name}: skipped {_options(info['skipped'])}")
 
 
 @friendly_errors("tformer-data")

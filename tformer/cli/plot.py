@@ -3,6 +3,8 @@
     tformer-plot positions --d-model 128 --length 100 -o pos.png
     tformer-plot attention --ckpt CKPT --input "Ich sehe das Haus." -o att.png [--layer L] [--head H]
     tformer-plot curves --run RUN_DIR [RUN_DIR ...] -o curves.png
+    tformer-plot boxes --ckpt CKPT --input canvas.png -o boxes.png [--threshold 0.5]
+    tformer-plot queries --ckpt CKPT --input canvas.png -o queries.png [--queries 4] [--layer -1]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ OUTPUT_HELP = f"output picture; the suffix picks the format ({', '.join(SUFFIXES
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser of ``tformer-plot`` (one subcommand per kind of picture)."""
     parser = argparse.ArgumentParser(prog="tformer-plot", description="Draw tformer pictures.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{positions,attention,curves}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{positions,attention,curves,boxes,queries}")
     positions = commands.add_parser("positions", help="the sinusoidal position table and its dot products")
     positions.add_argument("--d-model", type=int, default=128, help="width of the table (128)")
     positions.add_argument("--length", type=int, default=100, help="number of positions (100)")
@@ -34,7 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--beam-size", type=int, help="search width for the decoded output (default: the task's)")
     curves = commands.add_parser("curves", help="training curves from a run's metrics.csv")
     curves.add_argument("--run", required=True, nargs="+", help="run directories (or metrics.csv files)")
-    for command in (positions, attention, curves):
+    boxes = commands.add_parser("boxes", help="the boxes a detection checkpoint finds on an image")
+    boxes.add_argument("--threshold", type=float, help="the least score drawn (default: the task's score_threshold)")
+    queries = commands.add_parser("queries", help="where a detection checkpoint's object queries look on an image")
+    queries.add_argument("--queries", type=int, default=4, help="how many queries, the best-scoring first (4)")
+    queries.add_argument("--layer", type=int, default=-1, help="the decoder layer (0-based; -1 = last)")
+    for command in (boxes, queries):
+        command.add_argument("--ckpt", required=True, help="a detection .ckpt file or a run directory")
+        command.add_argument("--input", required=True, help="an image file")
+    for command in (positions, attention, curves, boxes, queries):
         command.add_argument("-o", "--output", required=True, help=OUTPUT_HELP)
     return parser
 
@@ -50,9 +60,16 @@ def _draw(args: argparse.Namespace) -> str:
 
         return str(plot_curves(args.run, args.output))
     import tformer
-    from tformer.plots.attention import plot_attention
 
     task = tformer.load(args.ckpt)
+    if args.command in ("boxes", "queries"):
+        from tformer.plots.detection import plot_boxes, plot_queries
+
+        if args.command == "boxes":
+            return str(plot_boxes(task, args.input, args.output, args.threshold))
+        return str(plot_queries(task, args.input, args.output, args.queries, args.layer))
+    from tformer.plots.attention import plot_attention
+
     return str(plot_attention(task, args.input, args.output, args.layer, args.head, args.beam_size))
 
 

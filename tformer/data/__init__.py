@@ -4,9 +4,11 @@ Importing this package registers every dataset in ``tformer.registry.DATASETS``.
 """
 
 from tformer.data.audio import ManifestDataset
+from tformer.data.boxes import DetectionBoxesDataset
 from tformer.data.builtin import BUILTINS, Builtin, data_root, prepared_folder
 from tformer.data.datasets import INDEX, PreparedDataset, RawDataset, RawSubset, split_off
 from tformer.data.errors import DataError, DataWarning
+from tformer.data.fashion_canvas import fashion_canvas
 from tformer.data.fashion_mnist import fashion_mnist
 from tformer.data.fillets_speech import FilletsSpeechDataset, fillets_speech
 from tformer.data.fortunes import FortunesDataset, fortunes
@@ -21,14 +23,16 @@ from tformer.data.fillets_text import FilletsTextDataset, fillets_text
 from tformer.data.punctuation import punctuation_en
 from tformer.data.tagged import TaggedTextDataset
 from tformer.data.text import LabeledTextDataset, ParallelTextDataset
+from tformer.data.text_lines import TextLinesDataset, text_lines
 
 __all__ = [
     "DataError", "DataWarning",
     "RawDataset", "RawSubset", "PreparedDataset", "SkippedItems", "split_off", "INDEX",
     "ParallelTextDataset", "LabeledTextDataset", "TaggedTextDataset", "ImageFolderDataset", "IdxImageDataset",
-    "ManifestDataset", "punctuation_en",
+    "ManifestDataset", "punctuation_en", "DetectionBoxesDataset", "fashion_canvas",
     "read_idx", "write_idx", "FASHION_MNIST_CLASSES",
     "TokenBudgetBatchSampler", "DataModule", "ReportSkippedItems", "estimate_sizes",
     "Builtin", "BUILTINS", "data_root", "prepared_folder",
+    "TextLinesDataset", "text_lines",
     "FortunesDataset", "FilletsSpeechDataset", "fillets_speech", "FilletsTextDataset", "fillets_text", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
 ]

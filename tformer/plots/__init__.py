@@ -6,6 +6,7 @@ format (.png, .svg, .pdf).
 
 from .attention import attention_figure, plot_attention
 from .curves import curves_figure, plot_curves, read_metrics
+from .detection import boxes_figure, plot_boxes, plot_queries, queries_figure
 from .figures import figure_to_array, save_figure
 from .positions import plot_positions, positions_figure
 from .weights import AttentionMaps, attention_for_input, collect_attention
@@ -21,6 +22,10 @@ __all__ = [
     "read_metrics",
     "curves_figure",
     "plot_curves",
+    "boxes_figure",
+    "plot_boxes",
+    "queries_figure",
+    "plot_queries",
     "save_figure",
     "figure_to_array",
 ]

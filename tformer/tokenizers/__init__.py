@@ -2,7 +2,9 @@
 
 from .audio import AudioFbankTokenizer
 from .base import Batch, ImageLayout, TextOutput, Tokenizer, build_positions, lengths_to_pad_mask, pad_sequences
+from .boxes import BoxesTokenizer
 from .image import ImagePatchTokenizer
+from .image_line import ImageLineTokenizer
 from .label import LabelTokenizer
 from .mel import MelTokenizer
 from .tags import TagTokenizer
@@ -21,7 +23,9 @@ __all__ = [
     "TextCharTokenizer",
     "LabelTokenizer",
     "ImagePatchTokenizer",
+    "ImageLineTokenizer",
     "AudioFbankTokenizer",
     "MelTokenizer",
     "TagTokenizer",
+    "BoxesTokenizer",
 ]

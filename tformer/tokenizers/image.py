@@ -61,7 +61,7 @@ def _open_image(path: str | Path) -> PIL.Image.Image:
         with PIL.Image.open(path) as image:
             image.load()
             return image.copy()
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:  # a bomb: its header claims too many pixels
         raise ValueError(f"{path}: not a readable image ({error})") from error
 
 
