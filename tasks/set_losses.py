@@ -6,7 +6,7 @@ the auxiliary losses of the layers before the last included."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +43,14 @@ class _SetObjective(Objective):
         image, query, obj = outputs["matches"][layer].unbind(1)
         targets = batch[self.field].values.to(image.device)
         return outputs["boxes"][layer, image, query].float(), targets[image, obj, 1:].float()
+
+    def summed_over_layers(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch],
+                           pair_loss: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        """``pair_loss(predicted, target)`` of every layer's matched boxes, summed, over ``n_boxes``."""
+        total = outputs["boxes"].new_zeros((), dtype=torch.float32)
+        for layer in range(outputs["boxes"].size(0)):
+            total = total + pair_loss(*self.matched_boxes(outputs, batch, layer))
+        return total / outputs["n_boxes"]
 
 
 @OBJECTIVES.register("set_cross_entropy")
@@ -91,11 +99,7 @@ class BoxL1(_SetObjective):
         super().__init__(weight, field)
 
     def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
-        total = outputs["boxes"].new_zeros((), dtype=torch.float32)
-        for layer in range(outputs["boxes"].size(0)):
-            predicted, target = self.matched_boxes(outputs, batch, layer)
-            total = total + (predicted - target).abs().sum()
-        return total / outputs["n_boxes"]
+        return self.summed_over_layers(outputs, batch, lambda predicted, target: (predicted - target).abs().sum())
 
 
 @OBJECTIVES.register("box_giou")
@@ -112,8 +116,5 @@ class BoxGIoU(_SetObjective):
         super().__init__(weight, field)
 
     def forward(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Batch]) -> Tensor:
-        total = outputs["boxes"].new_zeros((), dtype=torch.float32)
-        for layer in range(outputs["boxes"].size(0)):
-            predicted, target = self.matched_boxes(outputs, batch, layer)
-            total = total + generalized_box_iou_loss(xyxy(predicted), xyxy(target), reduction="sum")
-        return total / outputs["n_boxes"]
+        return self.summed_over_layers(outputs, batch, lambda predicted, target: generalized_box_iou_loss(
+            xyxy(predicted), xyxy(target), reduction="sum"))

@@ -10,8 +10,8 @@ from torchvision.ops import box_convert
 
 from ..kinds import BOXES
 from ..registry import TOKENIZERS
-from .base import Batch, Tokenizer, pad_sequences
-from .label import _natural_key
+from .base import Batch, pad_sequences
+from .label import ClassNames, _natural_key
 
 __all__ = ["BoxesTokenizer"]
 
@@ -28,7 +28,7 @@ def _check_item(raw: Any) -> None:
 
 
 @TOKENIZERS.register("boxes")
-class BoxesTokenizer(Tokenizer):
+class BoxesTokenizer(ClassNames):
     """An image's boxes and labels -> (M, 5) rows ``[class, cx, cy, w, h]``, the box's centre and
     size as fractions of the image's width and height (DETR's targets), classes numbered as the
     ``label`` tokenizer numbers them (names sorted, numbers numerically).
@@ -40,26 +40,6 @@ class BoxesTokenizer(Tokenizer):
 
     reads = (BOXES,)
     position_unit = "object"
-
-    def __init__(self, d_model: int | None = None, classes: Sequence[Any] | None = None):
-        super().__init__()
-        self.d_model = d_model
-        self.classes: list[str] = []
-        self.index: dict[str, int] = {}
-        if classes is not None:
-            self._set_classes(classes)
-
-    def _set_classes(self, classes: Iterable[Any]) -> None:
-        self.classes = sorted({str(c) for c in classes}, key=_natural_key)
-        self.index = {name: i for i, name in enumerate(self.classes)}
-
-    @property
-    def needs_fit(self) -> bool:
-        return not self.classes
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
 
     def fit(self, corpus: Iterable[Mapping[str, Any]]) -> None:
         """Learn the class names from the labels of the training items."""

@@ -11,7 +11,7 @@ from ..kinds import LABEL, TEXT
 from ..registry import TOKENIZERS
 from .base import Batch, Tokenizer
 
-__all__ = ["LabelTokenizer"]
+__all__ = ["LabelTokenizer", "ClassNames"]
 
 
 def _natural_key(name: str) -> tuple[int, int | str]:
@@ -19,19 +19,14 @@ def _natural_key(name: str) -> tuple[int, int | str]:
     return (0, int(name)) if name.isdigit() else (1, name)
 
 
-@TOKENIZERS.register("label")
-class LabelTokenizer(Tokenizer):
-    """Maps class names to indices 0..n_classes-1 (names sorted, numbers numerically).
-
-    Labels are compared as strings, so ``3`` and ``"3"`` are the same class.
+class ClassNames(Tokenizer):
+    """A tokenizer of class names: numbered 0..n_classes-1, names sorted, numbers numerically;
+    learned with ``fit`` where not given. ``label`` and ``boxes`` build on it.
 
     Args:
-        d_model: unused (labels are not embedded); accepted so every tokenizer config looks alike.
+        d_model: unused (classes are not embedded); accepted so every tokenizer config looks alike.
         classes: the class names; ``None`` learns them with ``fit``.
     """
-
-    reads = (LABEL, TEXT)  # any string can be a class name
-    varies_in_length = False  # one class index per item
 
     def __init__(self, d_model: int | None = None, classes: Sequence[Any] | None = None):
         super().__init__()
@@ -52,6 +47,21 @@ class LabelTokenizer(Tokenizer):
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+
+@TOKENIZERS.register("label")
+class LabelTokenizer(ClassNames):
+    """Maps class names to indices 0..n_classes-1 (names sorted, numbers numerically).
+
+    Labels are compared as strings, so ``3`` and ``"3"`` are the same class.
+
+    Args:
+        d_model: unused (labels are not embedded); accepted so every tokenizer config looks alike.
+        classes: the class names; ``None`` learns them with ``fit``.
+    """
+
+    reads = (LABEL, TEXT)  # any string can be a class name
+    varies_in_length = False  # one class index per item
 
     def fit(self, corpus: Iterable[Any]) -> None:
         """Learn the class names from the training labels."""
