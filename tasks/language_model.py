@@ -77,8 +77,9 @@ class LanguageModelTask(Task):
 
     def forward(self, batch: Mapping[str, Batch]) -> dict[str, Tensor]:
         inputs, lengths, gold = shift_target(batch["text"], self.text)  # <bos> y -> y <eos>
-        x, _ = self.text(inputs, lengths)
-        hidden = self.core(x)  # right-padded: the causal mask keeps real positions off the padding
+        x, pad_mask = self.text(inputs, lengths)
+        # right-padded: the causal mask keeps real positions off the padding, unless the core packs them
+        hidden = self.core(x, pad_mask=pad_mask if self.core.uses_pad_mask else None)
         if "logits" in self.read_outputs or not self.training:  # perplexity reads them too
             return {"logits": self.text.project(hidden), "hidden": hidden, "targets": gold}
         return {"hidden": hidden, "targets": gold}  # a chunked cross entropy projects them itself

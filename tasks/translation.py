@@ -100,8 +100,9 @@ class TranslationTask(Task):
     def forward(self, batch: Mapping[str, Batch]) -> dict[str, Tensor]:
         memory, src_mask = self.encode(batch["source"])
         decoder_input, lengths, gold = shift_target(batch["target"], self.target)
-        y, _ = self.target(decoder_input, lengths)
-        hidden = self.core.decoder(y, memory, src_mask)  # right-padded targets: causal mask suffices
+        y, y_mask = self.target(decoder_input, lengths)
+        # right-padded targets: the causal mask suffices, unless the decoder packs them
+        hidden = self.core.decoder(y, memory, src_mask, y_mask if self.core.decoder.uses_pad_mask else None)
         outputs = {"hidden": hidden, "targets": gold, "memory": memory, "memory_pad_mask": src_mask}
         if "logits" in self.read_outputs:  # a chunked cross entropy projects the hidden states itself
             outputs["logits"] = self.target.project(hidden)

@@ -147,7 +147,8 @@ class TextToSpeechTask(Task):
         if self.keeps_attention:  # right-padded targets: the causal mask suffices
             hidden, weights = self.core.decoder(y, memory, src_mask, need_weights=True)
         else:
-            hidden, weights = self.core.decoder(y, memory, src_mask), None
+            pad_mask = tgt_mask if self.core.decoder.uses_pad_mask else None  # a packing decoder reads it
+            hidden, weights = self.core.decoder(y, memory, src_mask, pad_mask), None
         frames, refined, stop_logits = self.heads(hidden, lengths)
         T = target.values.size(1)
         outputs = {"frames": frames[:, :T], "frames_postnet": refined[:, :T], "stop_logits": stop_logits,

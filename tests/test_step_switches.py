@@ -1,4 +1,5 @@
-"""The faster-step switches reach what they switch: ``model.checkpoint_activations`` every core,
+"""The faster-step switches reach what they switch: ``model.checkpoint_activations`` and
+``model.packing`` every core,
 ``task.objectives.cross_entropy.chunk_size`` the objective, ``task.optimizer.fused/foreach`` the optimizer."""
 
 from pathlib import Path
@@ -19,8 +20,9 @@ def _compose(overrides):
 
 
 @pytest.mark.parametrize("model", sorted(p.stem for p in (Path(CONFIG_DIR) / "model").glob("*.yaml")))
-def test_every_model_size_has_activation_checkpointing_off(model):
-    assert _compose([f"model={model}"]).model.checkpoint_activations is False
+def test_every_model_size_has_activation_checkpointing_and_packing_off(model):
+    cfg = _compose([f"model={model}"])
+    assert cfg.model.checkpoint_activations is False and cfg.model.packing is False
 
 
 @pytest.mark.parametrize("task", CORE_TASKS)
@@ -28,6 +30,14 @@ def test_checkpoint_activations_reaches_every_stack_of_the_core(task):
     core = instantiate(_compose([f"task={task}", "model=tiny", "model.checkpoint_activations=true"]).task.core)
     stacks = [m for m in core.modules() if isinstance(m, (Encoder, Decoder))]
     assert stacks and all(stack.checkpoint_activations for stack in stacks)
+
+
+@pytest.mark.parametrize("packing", ["true", "256"])
+@pytest.mark.parametrize("task", CORE_TASKS)
+def test_packing_reaches_every_stack_of_the_core(task, packing):
+    core = instantiate(_compose([f"task={task}", "model=tiny", f"model.packing={packing}"]).task.core)
+    stacks = [m for m in core.modules() if isinstance(m, (Encoder, Decoder))]
+    assert stacks and all(stack.packing == {"true": True, "256": 256}[packing] for stack in stacks)
 
 
 @pytest.mark.parametrize("task, field", [("translation", "target"), ("asr", "target"), ("language_model", "text")])

@@ -89,6 +89,7 @@ class MultiHeadAttention(nn.Module):
         causal: bool = False,
         cache: KVCache | None = None,
         need_weights: bool = False,
+        attn_mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` (B, T, d) over itself or over ``memory`` (B, S, d).
 
@@ -97,12 +98,15 @@ class MultiHeadAttention(nn.Module):
             causal: position t attends only to keys <= t (ignored for one cached step).
             cache: keys/values of earlier steps (self) or of the memory (cross).
             need_weights: also return the (B, H, T, S) attention weights.
+            attn_mask: a whole (B, 1, T, S) bool mask, True = may attend (packed rows:
+                ``tformer.core.packing.segment_mask``); it replaces ``key_pad_mask`` and ``causal``.
         """
         self._check(query, memory, key_pad_mask, cache)
         q, k, v = self._project(query, memory, cache)  # (B, H, T, Dh), (B, H, S, Dh) x2
-        causal = causal and q.size(2) > 1
+        causal = causal and q.size(2) > 1 and attn_mask is None
         explicit = need_weights or self._cpu_dropout(q)
-        mask = _attention_mask(key_pad_mask, causal, q.size(2), k.size(2), explicit=explicit)
+        mask = attn_mask if attn_mask is not None else _attention_mask(key_pad_mask, causal, q.size(2), k.size(2),
+                                                                       explicit=explicit)
         if explicit:
             out, weights = self._attend_explicitly(q, k, v, mask)
         else:

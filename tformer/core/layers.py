@@ -70,9 +70,10 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout = Dropout(dropout)
 
-    def forward(self, x: Tensor, pad_mask: Tensor | None = None, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        # x: (B, T, d)
-        attend = lambda h: self.self_attn(h, key_pad_mask=pad_mask, need_weights=need_weights)
+    def forward(self, x: Tensor, pad_mask: Tensor | None = None, need_weights: bool = False,
+                attn_mask: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        # x: (B, T, d); attn_mask: a whole (B, 1, T, T) mask in place of pad_mask (packed rows)
+        attend = lambda h: self.self_attn(h, key_pad_mask=pad_mask, need_weights=need_weights, attn_mask=attn_mask)
         x, weights = _residual(x, attend, self.norm1, self.norm_first, self.dropout)
         x, _ = _residual(x, lambda h: (self.feed_forward(h), None), self.norm2, self.norm_first, self.dropout)
         return x, weights
@@ -119,15 +120,21 @@ class DecoderLayer(nn.Module):
         cache: tuple[KVCache, KVCache | None] | None = None,
         need_weights: bool = False,
         causal: bool = True,
+        attn_mask: Tensor | None = None,
+        memory_attn_mask: Tensor | None = None,
     ) -> tuple[Tensor, tuple[Tensor | None, Tensor | None]]:
         # x: (B, T, d), memory: (B, S, d) or None; cache: (self-attention, cross-attention or None)
         # causal=False: self-attention over the whole target (DETR's object queries)
+        # attn_mask (B, 1, T, T), memory_attn_mask (B, 1, T, S): whole masks in place of the padding
+        # masks and causal (packed rows)
         self_cache, cross_cache = cache if cache is not None else (None, None)
-        attend_self = lambda h: self.self_attn(h, key_pad_mask=pad_mask, causal=causal, cache=self_cache, need_weights=need_weights)
+        attend_self = lambda h: self.self_attn(h, key_pad_mask=pad_mask, causal=causal, cache=self_cache,
+                                               need_weights=need_weights, attn_mask=attn_mask)
         x, self_weights = _residual(x, attend_self, self.norm1, self.norm_first, self.dropout)
         cross_weights, ff_norm = None, self.norm2
         if self.cross_attn is not None:
-            attend_memory = lambda h: self.cross_attn(h, memory, key_pad_mask=memory_pad_mask, cache=cross_cache, need_weights=need_weights)
+            attend_memory = lambda h: self.cross_attn(h, memory, key_pad_mask=memory_pad_mask, cache=cross_cache,
+                                                      need_weights=need_weights, attn_mask=memory_attn_mask)
             x, cross_weights = _residual(x, attend_memory, self.norm2, self.norm_first, self.dropout)
             ff_norm = self.norm3
         x, _ = _residual(x, lambda h: (self.feed_forward(h), None), ff_norm, self.norm_first, self.dropout)

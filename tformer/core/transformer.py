@@ -9,6 +9,7 @@ from torch.utils.checkpoint import checkpoint
 from .attention import KVCache
 from .config import RecordsArguments
 from .layers import DecoderLayer, EncoderLayer
+from .packing import plan, segment_mask
 
 __all__ = ["Encoder", "Decoder", "DecoderCache", "EncoderDecoder"]
 
@@ -48,6 +49,11 @@ class Encoder(RecordsArguments, nn.Module):
         checkpoint_activations: in training, keep only each layer's input for the backward pass
             and recompute the rest there (activation checkpointing): less memory, one more
             forward pass of the layers.
+        packing: run the layers on packed rows (``tformer.core.packing``): the right-padded
+            sequences of a batch share rows, kept apart by a block-diagonal mask, and the
+            output is unpacked to the input's shape. ``True``: rows as long as the batch's
+            longest sequence; an int: rows of at least that many positions. Needs a padding
+            mask; with ``need_weights`` the layers run unpacked (weights per sequence).
     """
 
     def __init__(
@@ -62,9 +68,10 @@ class Encoder(RecordsArguments, nn.Module):
         layer_norm_eps: float = 1e-5,
         final_norm: bool | None = None,
         checkpoint_activations: bool = False,
+        packing: bool | int = False,
     ):
         super().__init__()
-        self.d_model, self.checkpoint_activations = d_model, checkpoint_activations
+        self.d_model, self.checkpoint_activations, self.packing = d_model, checkpoint_activations, packing
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
         )
@@ -74,6 +81,8 @@ class Encoder(RecordsArguments, nn.Module):
         """(B, T, d) and (B, T) padding mask -> (B, T, d); with ``need_weights`` also a list of
         (B, H, T, T) attention weights, one per layer."""
         _check_sequence(x, pad_mask, self.d_model, "encoder input")
+        if self.packing and pad_mask is not None and not need_weights:
+            return self._packed(x, pad_mask)
         weights = []
         for layer in self.layers:
             x, w = _run_layer(layer, self.checkpoint_activations, x, pad_mask, need_weights)
@@ -81,6 +90,15 @@ class Encoder(RecordsArguments, nn.Module):
         if self.norm is not None:
             x = self.norm(x)
         return (x, weights) if need_weights else x
+
+    def _packed(self, x: Tensor, pad_mask: Tensor) -> Tensor:
+        (packing,) = plan([pad_mask], self.packing)
+        h, mask = packing.pack(x), segment_mask(packing.segments, packing.segments)
+        for layer in self.layers:
+            h, _ = _run_layer(layer, self.checkpoint_activations, h, None, False, attn_mask=mask)
+        if self.norm is not None:
+            h = self.norm(h)
+        return packing.unpack(h)
 
 
 class DecoderCache:
@@ -113,6 +131,8 @@ class Decoder(RecordsArguments, nn.Module):
             (GPT-style) stack of causal self-attention and feed-forward, run without memory.
         checkpoint_activations: as for ``Encoder``; in teacher-forced training only (``step``,
             the cached decoding, never recomputes).
+        packing: as for ``Encoder``, in teacher-forced ``forward`` given a target padding mask:
+            each target shares its row with its own memory, which it alone cross-attends to.
     """
 
     def __init__(
@@ -128,10 +148,11 @@ class Decoder(RecordsArguments, nn.Module):
         final_norm: bool | None = None,
         cross_attention: bool = True,
         checkpoint_activations: bool = False,
+        packing: bool | int = False,
     ):
         super().__init__()
         self.d_model, self.cross_attention = d_model, cross_attention
-        self.checkpoint_activations = checkpoint_activations
+        self.checkpoint_activations, self.packing = checkpoint_activations, packing
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps, cross_attention)
             for _ in range(n_layers)
@@ -152,7 +173,8 @@ class Decoder(RecordsArguments, nn.Module):
         cross-attention) -> (B, T, d).
 
         ``pad_mask`` may be left out for right-padded targets: the causal mask already keeps
-        every real position from seeing the padding after it. With ``need_weights`` also a list
+        every real position from seeing the padding after it; a packing decoder reads it to find
+        each target's length (``uses_pad_mask``). With ``need_weights`` also a list
         of (self, cross) attention weights per layer (cross is ``None`` without cross-attention).
 
         ``causal=False``: every position attends to every other, as a set of object queries does
@@ -161,6 +183,8 @@ class Decoder(RecordsArguments, nn.Module):
         """
         _check_sequence(x, pad_mask, self.d_model, "decoder input")
         self._check_memory(memory, memory_pad_mask)
+        if self.packing and pad_mask is not None and causal and not need_weights:
+            return self._packed(x, pad_mask, memory, memory_pad_mask, every_layer)
         weights, states = [], []
         for layer in self.layers:
             x, w = _run_layer(layer, self.checkpoint_activations, x, memory, memory_pad_mask, pad_mask,
@@ -169,6 +193,30 @@ class Decoder(RecordsArguments, nn.Module):
             states.append(x)
         out = torch.stack([self._normed(h) for h in states]) if every_layer else self._normed(x)
         return (out, weights) if need_weights else out
+
+    @property
+    def uses_pad_mask(self) -> bool:
+        """Whether teacher-forced ``forward`` on right-padded targets needs their padding mask (to pack)."""
+        return bool(self.packing)
+
+    def _packed(self, x: Tensor, pad_mask: Tensor, memory: Tensor | None, memory_pad_mask: Tensor | None,
+                every_layer: bool) -> Tensor:
+        if memory is not None and memory_pad_mask is None:
+            memory_pad_mask = torch.zeros(memory.shape[:2], dtype=torch.bool, device=memory.device)
+        sides = plan([pad_mask] if memory is None else [pad_mask, memory_pad_mask], self.packing)
+        h, segments = sides[0].pack(x), sides[0].segments
+        self_mask = segment_mask(segments, segments, causal=True)
+        packed_memory = memory_mask = None
+        if memory is not None:
+            packed_memory, memory_mask = sides[1].pack(memory), segment_mask(segments, sides[1].segments)
+        states = []
+        for layer in self.layers:
+            h, _ = _run_layer(layer, self.checkpoint_activations, h, packed_memory,
+                              attn_mask=self_mask, memory_attn_mask=memory_mask)
+            states.append(h)
+        if every_layer:
+            return torch.stack([sides[0].unpack(self._normed(state)) for state in states])
+        return sides[0].unpack(self._normed(h))
 
     def _normed(self, x: Tensor) -> Tensor:
         return self.norm(x) if self.norm is not None else x
@@ -211,7 +259,7 @@ class EncoderDecoder(RecordsArguments, nn.Module):
         d_ff: feed-forward inner width (2048).
         dropout: residual, attention and feed-forward dropout (0.1).
         norm_first: pre-norm instead of post-norm.
-        activation, layer_norm_eps, final_norm, checkpoint_activations: as for ``Encoder``.
+        activation, layer_norm_eps, final_norm, checkpoint_activations, packing: as for ``Encoder``.
     """
 
     def __init__(
@@ -227,11 +275,12 @@ class EncoderDecoder(RecordsArguments, nn.Module):
         layer_norm_eps: float = 1e-5,
         final_norm: bool | None = None,
         checkpoint_activations: bool = False,
+        packing: bool | int = False,
     ):
         super().__init__()
         self.d_model = d_model
         common = dict(dropout=dropout, norm_first=norm_first, activation=activation, layer_norm_eps=layer_norm_eps,
-                      final_norm=final_norm, checkpoint_activations=checkpoint_activations)
+                      final_norm=final_norm, checkpoint_activations=checkpoint_activations, packing=packing)
         self.encoder = Encoder(d_model, n_heads, n_encoder_layers, d_ff, **common)
         self.decoder = Decoder(d_model, n_heads, n_decoder_layers, d_ff, **common)
 
