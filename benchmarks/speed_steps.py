@@ -1,14 +1,15 @@
 """Faster training steps, each switch off against on in one process: fused or foreach AdamW,
-activation checkpointing, chunked cross entropy.
+activation checkpointing, chunked cross entropy, torch.compile of the layers or the whole core.
 
     python -m benchmarks.speed_steps [--device cpu|cuda] [--quick] [--threads N] [--repeats N]
-        [--only adamw,checkpoint,chunked] [--shape d_model=128,n_layers=2,batch=16,chunk_size=128]
+        [--only adamw,checkpoint,chunked,compile] [--shape d_model=128,n_layers=2,batch=16,chunk_size=128]
 
 Every line times whole training steps of a ``TranslationTask`` (source and target embeddings, the
 core, the tied output layer, its label-smoothed cross entropy, backward, AdamW) with the switch
 off and on, interleaved (``_timing.compare``), and gives the speed ratio off / on (above 1: the
 switch is faster) and the bytes the step saves for backward (``tformer.saved_tensors``; on CUDA
-also the step's peak allocated memory). Both sides of a line start from the same weights.
+also the step's peak allocated memory). Both sides of a line start from the same weights. A
+compiled line also gives the compile time: its first step less a compiled step's median.
 """
 
 if __name__ == "__main__" and not __package__:  # `python benchmarks/speed_steps.py`: run it as the module
@@ -21,11 +22,13 @@ if __name__ == "__main__" and not __package__:  # `python benchmarks/speed_steps
 
 import argparse
 import os
+import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
 
+from tformer.compiling import compile_core
 from tformer.core import EncoderDecoder
 from tformer.saved_tensors import SavedBytes
 from tformer.tasks import TranslationTask
@@ -71,6 +74,7 @@ class Line:
     saved_on: int | None = None
     peak_off: int | None = None
     peak_on: int | None = None
+    compile_seconds: float | None = None
 
     @property
     def speed(self) -> float:
@@ -181,7 +185,27 @@ def _line(name: str, tasks: list[TranslationTask], batch: dict[str, Batch], devi
     return Line(name, off, on, *saved, *peaks)
 
 
-COMPARISONS = {"adamw": adamw_lines, "checkpoint": checkpoint_lines, "chunked": chunked_lines}
+def compile_lines(shape: StepShape, device: str, repeats: int) -> list[Line]:
+    """Eager against ``compile=regional`` (each layer) and ``compile=whole`` (the core)."""
+    batch = build_batch(shape, device)
+    eager = build_task(shape, device)
+    eager_step = train_step(eager, batch, _adamw(eager, **implementation(device)))
+    lines = []
+    for how in ("regional", "whole"):
+        task = build_task(shape, device)
+        compile_core(task.core, how)
+        step = train_step(task, batch, _adamw(task, **implementation(device)))
+        synchronize(device)
+        start = time.perf_counter()
+        step()  # compiles
+        synchronize(device)
+        first = time.perf_counter() - start
+        off, on = compare(eager_step, step, repeats, device=device)
+        lines.append(Line(f"compile={how}", off, on, compile_seconds=first - on))
+    return lines
+
+
+COMPARISONS = {"adamw": adamw_lines, "checkpoint": checkpoint_lines, "chunked": chunked_lines, "compile": compile_lines}
 
 
 def _mib(n: int | None) -> str:
@@ -194,6 +218,8 @@ def print_line(line: Line) -> None:
         memory += f"  saved {_mib(line.saved_off):>8} -> {_mib(line.saved_on):>8} MiB"
     if line.peak_off is not None:
         memory += f"  peak {_mib(line.peak_off)} -> {_mib(line.peak_on)} MiB"
+    if line.compile_seconds is not None:
+        memory += f"  compile {line.compile_seconds:.1f} s"
     print(f"{line.name:<56} {line.off * 1e3:>9.2f} {line.on * 1e3:>9.2f} {line.speed:>6.2f}x{memory}", flush=True)
 
 

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.model_summary import get_human_readable_count
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoint import atomic_write
+from ..compiling import compile_core
 from ..data import ReportSkippedItems
 from ..planning import RunPlan
 from ..throughput import ThroughputMonitor
@@ -44,8 +45,7 @@ def build(cfg: DictConfig) -> tuple[Any, Any, L.Trainer]:
     data.attach(fields)
     task_cfg = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items() if k != "fields"}
     task = instantiate(task_cfg, fields=fields, _convert_="all")
-    if cfg.get("compile"):
-        task.core.compile()
+    compile_core(task.core, cfg.get("compile"))
     loggers = [instantiate(c, _convert_="all") for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c, _convert_="all") for c in (cfg.get("callbacks") or {}).values()]
     if not loggers:  # logger=none: Lightning refuses a learning-rate monitor with nothing to log to
