@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
 
 from tformer.data.datasets import PreparedDataset, split_off
@@ -44,9 +45,11 @@ class DataModule(L.LightningDataModule):
         batch_size: items per batch when ``max_tokens`` is None.
         max_tokens: the token budget per batch, or None for fixed-size batches.
         num_workers: DataLoader worker processes (persistent when > 0).
+        prefetch_factor: batches each worker prepares ahead (torch's default, 2, when None).
         valid_fraction: the share of ``train`` held out when ``valid`` is None (0 for none).
         seed: the seed for the split and the shuffling.
-        pin_memory: pin batches in page-locked memory (GPU training).
+        pin_memory: pin batches in page-locked memory, so that they reach the GPU asynchronously;
+            ``"auto"``: when the trainer runs on CUDA.
         fields: the data field a task field reads where the names differ, task field -> data
             field (``{"text": "target"}``: a language model on the target side of parallel text).
         augment: task field -> a random transform of its raw values, for the training split only
@@ -61,9 +64,10 @@ class DataModule(L.LightningDataModule):
         batch_size: int = 32,
         max_tokens: int | None = None,
         num_workers: int = 0,
+        prefetch_factor: int | None = None,
         valid_fraction: float = 0.05,
         seed: int = 0,
-        pin_memory: bool = False,
+        pin_memory: bool | str = "auto",
         fields: Mapping[str, str] | None = None,
         augment: Mapping[str, Callable[[Any], Any]] | None = None,
     ):
@@ -73,7 +77,9 @@ class DataModule(L.LightningDataModule):
             train, valid = split_off(train, valid_fraction, seed)
         self.train, self.valid, self.test = train, valid, test
         self.batch_size, self.max_tokens, self.num_workers = batch_size, max_tokens, num_workers
-        self.seed, self.pin_memory = seed, pin_memory
+        if pin_memory not in (True, False, "auto"):
+            raise ValueError(f"data.pin_memory={pin_memory!r}: choose true, false or auto (pin when training on CUDA)")
+        self.seed, self.pin_memory, self.prefetch_factor = seed, pin_memory, prefetch_factor
         self.renamed = dict(fields or {})
         self.augment = dict(augment or {})
         self.tokenizers: dict[str, Tokenizer] = {}
@@ -139,6 +145,13 @@ class DataModule(L.LightningDataModule):
         for split in self._prepared:
             self.warn_skipped(split)
 
+    def pins_memory(self) -> bool:
+        """``pin_memory``, with ``"auto"`` resolved: pinned when the attached trainer runs on CUDA."""
+        if self.pin_memory != "auto":
+            return bool(self.pin_memory)
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and isinstance(trainer.accelerator, CUDAAccelerator)
+
     def _loader(self, raw: Dataset, split: str) -> DataLoader:
         if not self.tokenizers:
             raise RuntimeError("call DataModule.attach(tokenizers) before asking for data")
@@ -146,9 +159,11 @@ class DataModule(L.LightningDataModule):
         augment = self.augment if training else None
         prepared = self._prepared[split] = PreparedDataset(raw, self.tokenizers, self.renamed, augment)
         options = dict(
-            collate_fn=prepared.collate, num_workers=self.num_workers, pin_memory=self.pin_memory,
+            collate_fn=prepared.collate, num_workers=self.num_workers, pin_memory=self.pins_memory(),
             persistent_workers=self.num_workers > 0,
         )
+        if self.num_workers > 0 and self.prefetch_factor is not None:
+            options["prefetch_factor"] = self.prefetch_factor
         replicas, rank = self._replicas()
         if self.max_tokens is not None:
             batches = TokenBudgetBatchSampler(

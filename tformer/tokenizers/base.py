@@ -29,8 +29,8 @@ class Batch(NamedTuple):
     values: Tensor  # (B, T, ...) padded
     lengths: Tensor  # (B,) int64
 
-    def to(self, device: torch.device | str) -> "Batch":
-        return Batch(self.values.to(device), self.lengths.to(device))
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+        return Batch(self.values.to(device, non_blocking=non_blocking), self.lengths.to(device, non_blocking=non_blocking))
 
 
 class ImageLayout(NamedTuple):
