@@ -118,3 +118,10 @@ def test_a_run_without_loggers_trains(tiny, tmp_path):
     # logger=none: the default callbacks include a learning-rate monitor, which needs a logger
     task, result = train(compose_run(tmp_path, _images(tiny, "classification", "label") + ["logger=none"]))
     assert task.trainer.global_step == 3 and task.trainer.loggers == [] and "test/acc" in result["test"]
+
+
+def test_a_packed_run_trains_and_tests_like_any_other(tiny, tmp_path):
+    # model.packing through tformer-train: packed training steps, packed teacher-forced validation, cached decoding
+    task, result = train(compose_run(tmp_path, _text(tiny) + ["model.packing=true", "trainer.precision=bf16-mixed"]))
+    assert task.core.encoder.packing is True and task.core.decoder.packing is True
+    assert task.trainer.global_step == 3 and "test/bleu" in result["test"] and "test/loss" in result["test"]
