@@ -54,6 +54,12 @@ def test_an_int_gives_rows_of_that_many_positions():
     assert (packing.n_rows, packing.length) == (2, 8)  # 5+3 | 2+1
 
 
+@pytest.mark.parametrize("packing", ["auto", 0, -4, 2.5])
+def test_a_wrong_packing_choice_is_named(packing):
+    with pytest.raises(ValueError, match="model.packing=.*: choose false, true .* or a positive row length"):
+        Encoder(D, 4, 1, 2 * D, packing=packing)
+
+
 def test_left_padding_is_refused_by_name():
     left = torch.tensor([[True, False, False], [False, False, False]])
     with pytest.raises(ValueError, match="right-padded"):

@@ -14,7 +14,15 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["Packing", "first_fit", "plan", "right_padded_lengths", "segment_mask"]
+__all__ = ["Packing", "check_packing", "first_fit", "plan", "right_padded_lengths", "segment_mask"]
+
+
+def check_packing(packing: bool | int) -> bool | int:
+    """``packing`` as a stack takes it: False, True, or a positive row length; anything else is named."""
+    if isinstance(packing, bool) or (isinstance(packing, int) and packing > 0):
+        return packing
+    raise ValueError(f"model.packing={packing!r}: choose false, true (rows as long as the longest sequence) "
+                     f"or a positive row length")
 
 
 def right_padded_lengths(pad_mask: Tensor) -> Tensor:

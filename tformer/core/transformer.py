@@ -9,7 +9,7 @@ from torch.utils.checkpoint import checkpoint
 from .attention import KVCache
 from .config import RecordsArguments
 from .layers import DecoderLayer, EncoderLayer
-from .packing import plan, segment_mask
+from .packing import check_packing, plan, segment_mask
 
 __all__ = ["Encoder", "Decoder", "DecoderCache", "EncoderDecoder"]
 
@@ -71,7 +71,8 @@ class Encoder(RecordsArguments, nn.Module):
         packing: bool | int = False,
     ):
         super().__init__()
-        self.d_model, self.checkpoint_activations, self.packing = d_model, checkpoint_activations, packing
+        self.d_model, self.checkpoint_activations = d_model, checkpoint_activations
+        self.packing = check_packing(packing)
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
         )
@@ -152,7 +153,7 @@ class Decoder(RecordsArguments, nn.Module):
     ):
         super().__init__()
         self.d_model, self.cross_attention = d_model, cross_attention
-        self.checkpoint_activations, self.packing = checkpoint_activations, packing
+        self.checkpoint_activations, self.packing = checkpoint_activations, check_packing(packing)
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps, cross_attention)
             for _ in range(n_layers)
