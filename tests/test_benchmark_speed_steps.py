@@ -13,7 +13,8 @@ def test_speed_steps_runs_and_both_memory_switches_save_bytes(monkeypatch, capsy
 
     threads = torch.get_num_threads()
     try:
-        lines = speed_steps.main(["--quick", "--repeats", "1", "--threads", "1"])
+        # compile is left out: compiling takes a minute (tests/test_compiling.py checks what it compiles)
+        lines = speed_steps.main(["--quick", "--repeats", "1", "--threads", "1", "--only", "adamw,checkpoint,chunked"])
     finally:
         torch.set_num_threads(threads)
     assert len(lines) == 6 and all(line.off > 0 and line.on > 0 for line in lines)
