@@ -147,13 +147,6 @@ class Task(L.LightningModule):
             finite = self.trainer.strategy.reduce(finite, reduce_op="min")
         return bool(finite > 0)
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Fields to ``device`` without waiting on the copies (from pinned memory they overlap the
-        step; the copies stay ordered before any kernel that reads them); anything else as Lightning does."""
-        if isinstance(batch, Mapping) and batch and all(isinstance(value, Batch) for value in batch.values()):
-            return {name: value.to(device, non_blocking=device.type == "cuda") for name, value in batch.items()}
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     # -- what subclasses say -----------------------------------------------------------------------
     def loss_weight(self, batch: Mapping[str, Batch]) -> int:
         """What the loss averages over (items; tokens for text), so epoch means are exact."""

@@ -1,5 +1,5 @@
-"""What keeps a GPU fed: memory pinned when the trainer runs on CUDA, workers' prefetch, and fields
-moved to the device without waiting."""
+"""What keeps a GPU fed: memory pinned when the trainer runs on CUDA, workers' prefetch, and pinned
+batches moved to the GPU without waiting."""
 
 from types import SimpleNamespace
 
@@ -7,10 +7,8 @@ import pytest
 import torch
 from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
 
-from tformer.core import Encoder
 from tformer.data import DataModule
-from tformer.tasks import ClassificationTask
-from tformer.tokenizers import Batch, LabelTokenizer, TextCharTokenizer
+from tformer.tokenizers import Batch
 
 from .standins import CharIds
 
@@ -44,11 +42,13 @@ def test_the_prefetch_factor_reaches_the_workers_loader():
     assert _data(num_workers=1).train_dataloader().prefetch_factor == 2  # torch's default
 
 
-def test_fields_reach_the_device_whole():
-    labels = LabelTokenizer()
-    labels.fit(["x", "y"])
-    task = ClassificationTask({"source": TextCharTokenizer(8, alphabet="abc"), "target": labels}, Encoder(8, 2, 1, 16))
-    batch = {"source": Batch(torch.tensor([[4, 5]]), torch.tensor([2])), "target": Batch(torch.tensor([1]), torch.tensor([1]))}
-    moved = task.transfer_batch_to_device(batch, torch.device("cpu"), 0)
-    assert set(moved) == {"source", "target"} and all(isinstance(value, Batch) for value in moved.values())
-    assert torch.equal(moved["source"].values, batch["source"].values)
+def test_a_batch_waits_for_its_copy_unless_it_comes_pinned_to_a_gpu(monkeypatch):
+    batch = Batch(torch.tensor([[4, 5]]), torch.tensor([2]))
+    calls = []
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, device, non_blocking=False: calls.append(non_blocking) or self)
+    batch.to("cpu")
+    monkeypatch.setattr(torch.Tensor, "is_pinned", lambda self: True)
+    batch.to("cpu")  # pinned, but to the CPU: nothing to overlap
+    batch.to("cuda")
+    batch.to("cuda", non_blocking=False)
+    assert calls == [False, False, False, False, True, True, False, False]
