@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Speed benchmarks on one GPU, under 5 minutes:
+# Speed benchmarks on one GPU, under 8 minutes:
 #   1. the speed suite (ratios against nn.Transformer, timm and Hugging Face Marian) on the GPU;
-#   2. bf16 training throughput of the paper's base model (512, 8 heads, 6+6, 2048) with its MFU.
+#   2. bf16 training throughput of the paper's base model (512, 8 heads, 6+6, 2048) with its MFU;
+#   3. decoding with growing, static and compiled (CUDA-graph) caches against Marian: greedy at
+#      batch 1 and beam 4 at batch 16.
 #
 #   benchmarks/gpu.sh [--device cuda] [--peak-tflops 989] [--python .venv/bin/python] [--quick]
 #
@@ -27,3 +29,7 @@ done
 "$python" -c "import torch; print(torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')"
 timeout 210 "$python" -m benchmarks.speed --device "$device" "${quick[@]}"
 timeout 75 "$python" -m benchmarks.speed_mfu --device "$device" --peak-tflops "$peak" "${quick[@]}"
+if [[ ${#quick[@]} -eq 0 ]]; then
+    timeout 100 "$python" -m benchmarks.speed_decode --device "$device" --batch 1 --beam 1
+    timeout 100 "$python" -m benchmarks.speed_decode --device "$device" --batch 16 --beam 4
+fi

@@ -3,14 +3,24 @@
 Both models have the same shape (width, heads, layers, feed-forward, vocabulary), random weights,
 post-norm layers with ReLU, scaled embeddings, sinusoidal positions and a tied output projection.
 Neither can stop early: EOS is an id that no step may pick, so both generate exactly ``new_tokens``.
+
+Run as a script, it times tformer's three caches against each other (and Marian), interleaved:
+
+    python -m benchmarks.speed_decode [--device cpu|cuda] [--batch 1] [--beam 1] [--threads N]
+        [--repeats 5] [--new-tokens 64] [--no-marian]
+
+growing (``KVCache``, the default), static (``static=True``) and compiled (``compiled=True``: on
+CUDA captured as a CUDA graph); the compiled line also gives its compile time (first call less
+the median).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -59,9 +69,11 @@ class TformerTranslator(nn.Module):
 
 
 @torch.no_grad()
-def tformer_generate(model: TformerTranslator, src: Tensor, new_tokens: int, beam_size: int = 1) -> list[list[int]]:
+def tformer_generate(model: TformerTranslator, src: Tensor, new_tokens: int, beam_size: int = 1,
+                     static: bool = False, compiled: bool = False) -> list[list[int]]:
     memory = model.core.encode(model.embed_step(src))
-    decoding = encoder_decoder_decoding(model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS, new_tokens)
+    decoding = encoder_decoder_decoding(model.core.decoder, memory, None, model.embed_step, model.project, BOS, EOS,
+                                        new_tokens, static=static, compiled=compiled)
     if beam_size == 1:
         return greedy_search(decoding)
     return beam_search(decoding, beam_size, alpha=0.6)
@@ -132,3 +144,55 @@ def generators(
         lambda: tformer_generate(ours, src, shape.new_tokens, beam_size),
         lambda: marian_generate(peer, src, shape.new_tokens, beam_size),
     )
+
+
+def _median_seconds(fn: Callable[[], object], device: str, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description="tformer's decoding caches (and Marian), tokens per second")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--beam", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--no-marian", action="store_true", help="leave Hugging Face Marian out")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    shape = replace(DecodeShape(), new_tokens=args.new_tokens)
+    torch.manual_seed(0)
+    model = TformerTranslator(shape).to(args.device).eval()
+    src = source(shape, args.batch, args.device)
+    variants = {name: (lambda flags=flags: tformer_generate(model, src, shape.new_tokens, args.beam, **flags))
+                for name, flags in (("growing", {}), ("static", {"static": True}), ("compiled", {"compiled": True}))}
+    if not args.no_marian:
+        peer = marian_model(shape).to(args.device)
+        variants["marian"] = lambda: marian_generate(peer, src, shape.new_tokens, args.beam)
+    first = {name: _median_seconds(fn, args.device, 1)[0] for name, fn in variants.items()}  # warm-up, compiles
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(args.repeats):  # interleaved, the order reversed every other round
+        for name in (list(variants) if round_ % 2 == 0 else list(reversed(variants))):
+            times[name] += _median_seconds(variants[name], args.device, 1)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    tokens = args.batch * shape.new_tokens
+    print(f"torch {torch.__version__}  device {args.device}  threads {torch.get_num_threads()}  batch {args.batch}  "
+          f"beam {args.beam}  {shape}")
+    for name, seconds in medians.items():
+        extra = f"  compile {first[name] - seconds:.1f} s" if name == "compiled" else ""
+        print(f"{name:<9} {seconds * 1e3:9.1f} ms  {tokens / seconds:9.1f} tok/s  "
+              f"{medians['growing'] / seconds:5.2f}x growing{extra}")
+    return medians
+
+
+if __name__ == "__main__":
+    main()

@@ -20,9 +20,23 @@ __all__ = ["Generator", "Greedy", "Beam", "CtcRescoredBeam", "Sampling"]
 
 
 class Generator(RecordsArguments):
-    """Turns a task's ``Decoding`` into token ids; ``needs`` names the objectives it uses."""
+    """Turns a task's ``Decoding`` into token ids; ``needs`` names the objectives it uses.
+
+    Every generator also takes ``static_cache`` (self-attention caches of a fixed length: each
+    step the same shapes) and ``compiled`` (the steps through ``torch.compile``; on CUDA captured
+    once as a CUDA graph and replayed): the task builds its ``Decoding`` with them.
+    """
 
     needs: tuple[str, ...] = ()
+    static_cache: bool = False
+    compiled: bool = False
+
+    def _steps(self, static_cache: bool, compiled: bool) -> None:
+        self.static_cache, self.compiled = bool(static_cache or compiled), bool(compiled)
+
+    def decoding_options(self) -> dict[str, bool]:
+        """How the task builds the ``Decoding`` this generator drives (``encoder_decoder_decoding``)."""
+        return {"static": self.static_cache, "compiled": self.compiled}
 
     def check(self, task: Any, key: str = "task.generator") -> None:
         """Refuse, when the task is built, a generator that needs an objective the task lacks."""
@@ -49,13 +63,20 @@ class Generator(RecordsArguments):
 
 @GENERATORS.register("greedy")
 class Greedy(Generator):
-    """The most likely token at each step."""
+    """The most likely token at each step.
+
+    Args:
+        static_cache, compiled: see ``Generator``.
+    """
+
+    def __init__(self, static_cache: bool = False, compiled: bool = False):
+        self._steps(static_cache, compiled)
 
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         return greedy_search(decoding)
 
     def with_beam_size(self, beam_size: int) -> Generator:
-        return self if beam_size == 1 else Beam(beam_size)
+        return self if beam_size == 1 else Beam(beam_size, static_cache=self.static_cache, compiled=self.compiled)
 
 
 @GENERATORS.register("beam")
@@ -65,12 +86,15 @@ class Beam(Generator):
     Args:
         beam_size: beams per input (1 is greedy).
         length_penalty: GNMT alpha (0.6 in the paper's setting).
+        static_cache, compiled: see ``Generator``.
     """
 
-    def __init__(self, beam_size: int = 4, length_penalty: float = 0.6):
+    def __init__(self, beam_size: int = 4, length_penalty: float = 0.6, static_cache: bool = False,
+                 compiled: bool = False):
         if beam_size < 1:
             raise ValueError(f"task.generator.beam_size must be at least 1, got {beam_size}")
         self.beam_size, self.length_penalty = beam_size, length_penalty
+        self._steps(static_cache, compiled)
 
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         if self.beam_size == 1:
@@ -93,11 +117,12 @@ class CtcRescoredBeam(Beam):
         length_penalty: GNMT alpha.
         ctc_weight: λ; ``None`` takes the CTC objective's training weight, 0 attention alone.
         objective: the name of the task's CTC objective.
+        static_cache, compiled: see ``Generator``.
     """
 
     def __init__(self, beam_size: int = 4, length_penalty: float = 0.6, ctc_weight: float | None = None,
-                 objective: str = "ctc"):
-        super().__init__(beam_size, length_penalty)
+                 objective: str = "ctc", static_cache: bool = False, compiled: bool = False):
+        super().__init__(beam_size, length_penalty, static_cache, compiled)
         if ctc_weight is not None and not 0.0 <= ctc_weight <= 1.0:
             raise ValueError(f"task.generator.ctc_weight must be within [0, 1] or null, got {ctc_weight}")
         self.ctc_weight, self.objective = ctc_weight, objective
@@ -128,10 +153,12 @@ class Sampling(Generator):
         top_k: keep the k likeliest tokens (None: all).
         top_p: keep the likeliest tokens whose probabilities sum to p (None: all).
         seed: the seed of the draws; None draws from torch's global generator.
+        static_cache, compiled: see ``Generator``.
     """
 
     def __init__(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, static_cache: bool = False, compiled: bool = False):
+        self._steps(static_cache, compiled)
         if temperature < 0 or (top_k is not None and top_k < 1) or (top_p is not None and not 0 < top_p <= 1):
             raise ValueError(f"task.generator needs temperature >= 0, top_k >= 1 and 0 < top_p <= 1, got "
                              f"{temperature}, {top_k}, {top_p}")

@@ -135,7 +135,8 @@ class LanguageModelTask(Task):
         if limit < 1:
             raise ValueError(f"a prompt of {prompts.size(1)} tokens leaves no room for a continuation within the "
                              f"{self.text.max_positions} learned positions (max_len)")
-        decoding = decoder_only_decoding(self.core, prefix, self.text.embed_step, self.text.project, self.text.eos_id, limit)
+        decoding = decoder_only_decoding(self.core, prefix, self.text.embed_step, self.text.project, self.text.eos_id, limit,
+                                         **self.generator.decoding_options())
         generated = self.generator.generate(self, decoding, {})
         return [self._continuation(row.tolist(), ids) for row, ids in zip(prompts, generated)]
 

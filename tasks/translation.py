@@ -136,18 +136,20 @@ class TranslationTask(Task):
         memory, src_mask = self.encode(batch["source"])
         return self.decode({"memory": memory, "memory_pad_mask": src_mask}, self.generator)
 
-    def decoding(self, memory: Tensor, src_mask: Tensor) -> Decoding:
-        """What a generator drives for an encoded batch: outputs end at source length + ``max_len_offset``."""
+    def decoding(self, memory: Tensor, src_mask: Tensor, generator: Generator | None = None) -> Decoding:
+        """What ``generator`` (the task's by default) drives for an encoded batch: outputs end at
+        source length + ``max_len_offset``."""
+        options = (self.generator if generator is None else generator).decoding_options()
         max_len = (~src_mask).sum(1) + self.hparams.max_len_offset
         if self.target.max_positions is not None:  # learned positions end there
             max_len = max_len.clamp(max=self.target.max_positions)
         return encoder_decoder_decoding(self.core.decoder, memory, src_mask, self.target.embed_step,
-                                        self.target.project, self.target.bos_id, self.target.eos_id, max_len)
+                                        self.target.project, self.target.bos_id, self.target.eos_id, max_len, **options)
 
     def search(self, outputs: Mapping[str, Tensor], generator: Generator | None = None) -> list[list[int]]:
         """Token ids (no BOS/EOS) for an encoded batch (``memory``, ``memory_pad_mask``)."""
         generator = self.generator if generator is None else generator
-        decoding = self.decoding(outputs["memory"], outputs["memory_pad_mask"])
+        decoding = self.decoding(outputs["memory"], outputs["memory_pad_mask"], generator)
         return generator.generate(self, decoding, outputs)
 
     def decode(self, outputs: Mapping[str, Tensor], generator: Generator | None = None) -> list[str]:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from .dropout import dropout
 
-__all__ = ["MultiHeadAttention", "KVCache"]
+__all__ = ["MultiHeadAttention", "KVCache", "StaticKVCache"]
 
 
 class KVCache:
@@ -52,6 +52,46 @@ class KVCache:
         """Keep batch rows ``index`` (beam search)."""
         if self.k is not None:
             self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
+
+
+class StaticKVCache:
+    """Self-attention keys and values in buffers of a fixed ``capacity``, written at a position
+    kept on the device.
+
+    Every step then has the same shapes and reads no number back to the host, so a compiled step
+    can be captured once as a CUDA graph and replayed; the keys not yet written are masked
+    (``visible``). ``offset`` is the decoding run's 0-d position tensor, shared by every layer;
+    the run advances it in place.
+    """
+
+    def __init__(self, capacity: int, offset: Tensor):
+        self.capacity, self.offset = capacity, offset
+        self.k: Tensor | None = None  # (B, H, capacity, Dh)
+        self.v: Tensor | None = None
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        # k, v: (B, H, t, Dh) at positions offset .. offset + t - 1 -> the whole buffers
+        if self.k is None:
+            self.k = k.new_zeros(k.size(0), k.size(1), self.capacity, k.size(3))
+            self.v = v.new_zeros(self.k.shape)
+            if self.k.is_cuda:  # a captured CUDA graph may write into them: their addresses never change
+                for buffer in (self.k, self.v, self.offset):
+                    torch._dynamo.mark_static_address(buffer)
+        index = self.offset + torch.arange(k.size(2), device=k.device)
+        self.k.index_copy_(2, index, k)
+        self.v.index_copy_(2, index, v)
+        return self.k, self.v
+
+    def visible(self, n_queries: int) -> Tensor:
+        """(1, 1, n_queries, capacity) bool: the query at ``offset + i`` sees the keys up to it."""
+        queries = self.offset + torch.arange(n_queries, device=self.offset.device)
+        return (torch.arange(self.capacity, device=self.offset.device)[None, :] <= queries[:, None])[None, None]
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep batch rows ``index`` (beam search), in the same buffers (a captured graph reads them)."""
+        if self.k is not None:
+            self.k.copy_(self.k.index_select(0, index))
+            self.v.copy_(self.v.index_select(0, index))
 
 
 class MultiHeadAttention(nn.Module):
@@ -96,13 +136,16 @@ class MultiHeadAttention(nn.Module):
         Args:
             key_pad_mask: (B, S) bool, True where a key is padding.
             causal: position t attends only to keys <= t (ignored for one cached step).
-            cache: keys/values of earlier steps (self) or of the memory (cross).
+            cache: keys/values of earlier steps (self: a ``KVCache`` or a ``StaticKVCache``) or of
+                the memory (cross).
             need_weights: also return the (B, H, T, S) attention weights.
             attn_mask: a whole (B, 1, T, S) bool mask, True = may attend (packed rows:
                 ``tformer.core.packing.segment_mask``); it replaces ``key_pad_mask`` and ``causal``.
         """
         self._check(query, memory, key_pad_mask, cache)
         q, k, v = self._project(query, memory, cache)  # (B, H, T, Dh), (B, H, S, Dh) x2
+        if isinstance(cache, StaticKVCache):  # keys past the newest are not written yet
+            attn_mask = cache.visible(q.size(2))
         causal = causal and q.size(2) > 1 and attn_mask is None
         explicit = need_weights or self._cpu_dropout(q)
         mask = attn_mask if attn_mask is not None else _attention_mask(key_pad_mask, causal, q.size(2), k.size(2),

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .attention import KVCache
+from .attention import KVCache, StaticKVCache
 from .config import RecordsArguments
 from .layers import DecoderLayer, EncoderLayer
 from .packing import check_packing, plan, segment_mask
@@ -106,13 +106,16 @@ class DecoderCache:
     """Per-layer key/value caches of one decoding run, and the position reached.
 
     ``layers`` holds one (self-attention, cross-attention) pair per layer; the second is ``None``
-    in a decoder-only stack.
+    in a decoder-only stack. With a ``capacity`` the self-attention caches are static
+    (``StaticKVCache``, room for that many positions) and ``offset`` is a 0-d tensor on ``device``.
     """
 
-    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None = None, cross_attention: bool = True):
-        self.layers = [(KVCache(), KVCache() if cross_attention else None) for _ in range(n_layers)]
+    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None = None, cross_attention: bool = True,
+                 capacity: int | None = None, device: torch.device | str | None = None):
         self.memory_pad_mask = memory_pad_mask
-        self.offset = 0
+        self.offset: int | Tensor = 0 if capacity is None else torch.zeros((), dtype=torch.long, device=device)
+        self_cache = KVCache if capacity is None else lambda: StaticKVCache(capacity, self.offset)
+        self.layers = [(self_cache(), KVCache() if cross_attention else None) for _ in range(n_layers)]
 
     def reorder(self, index: Tensor) -> None:
         """Keep batch rows ``index`` of the self-attention caches (beam search).
@@ -222,10 +225,13 @@ class Decoder(RecordsArguments, nn.Module):
     def _normed(self, x: Tensor) -> Tensor:
         return self.norm(x) if self.norm is not None else x
 
-    def init_cache(self, memory: Tensor | None = None, memory_pad_mask: Tensor | None = None) -> DecoderCache:
-        """An empty cache; with cross-attention, every layer's keys/values of ``memory`` computed once."""
+    def init_cache(self, memory: Tensor | None = None, memory_pad_mask: Tensor | None = None,
+                   capacity: int | None = None) -> DecoderCache:
+        """An empty cache; with cross-attention, every layer's keys/values of ``memory`` computed once.
+        With a ``capacity``, static self-attention caches of that many positions (``DecoderCache``)."""
         self._check_memory(memory, memory_pad_mask)
-        cache = DecoderCache(len(self.layers), memory_pad_mask, self.cross_attention)
+        device = memory.device if memory is not None else next(self.parameters()).device
+        cache = DecoderCache(len(self.layers), memory_pad_mask, self.cross_attention, capacity, device)
         if self.cross_attention:
             for layer, (_, cross_cache) in zip(self.layers, cache.layers):
                 cross_cache.set(*layer.cross_attn.memory_keys_values(memory))
@@ -237,7 +243,7 @@ class Decoder(RecordsArguments, nn.Module):
         _check_sequence(x, None, self.d_model, "decoder step input")
         for layer, layer_cache in zip(self.layers, cache.layers):
             x, _ = layer(x, None, cache.memory_pad_mask, cache=layer_cache)
-        cache.offset += x.size(1)
+        cache.offset += x.size(1)  # a static cache's tensor, in place: every layer's cache holds it
         return self._normed(x)
 
     def _check_memory(self, memory: Tensor | None, memory_pad_mask: Tensor | None) -> None:
