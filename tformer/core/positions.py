@@ -12,7 +12,7 @@ __all__ = ["sinusoidal_table", "SinusoidalPositions", "LearnedPositions"]
 
 def sinusoids(positions: Tensor, d_model: int) -> Tensor:
     """The paper's vectors for (T,) integer ``positions`` (a tensor on any device) -> (T, d_model)
-    float32, computed in float64 as ``sinusoidal_table`` computes them (the same values)."""
+    float32, computed in float64 (``sinusoidal_table`` is this for consecutive positions)."""
     angles = positions.double()[:, None] / torch.pow(
         10000.0, torch.arange(0, d_model, 2, dtype=torch.float64, device=positions.device) / d_model)
     table = torch.zeros(positions.numel(), d_model, dtype=torch.float64, device=positions.device)
@@ -37,13 +37,7 @@ def sinusoidal_table(length: int, d_model: int, offset: int = 0) -> Tensor:
     Returns:
         (length, d_model) float32 table.
     """
-    positions = torch.arange(offset, offset + length, dtype=torch.float64).unsqueeze(1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
-    angles = positions / torch.pow(10000.0, two_i / d_model)  # (L, ceil(d/2))
-    table = torch.zeros(length, d_model, dtype=torch.float64)
-    table[:, 0::2] = torch.sin(angles)
-    table[:, 1::2] = torch.cos(angles[:, : d_model // 2])
-    return table.float()
+    return sinusoids(torch.arange(offset, offset + length), d_model)
 
 
 class SinusoidalPositions(nn.Module):
@@ -82,7 +76,7 @@ class LearnedPositions(nn.Module):
         self.weight = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
 
     def forward(self, x: Tensor, offset: int | Tensor = 0) -> Tensor:
-        if isinstance(offset, Tensor):  # static decoding: its capacity was checked against max_len
+        if isinstance(offset, Tensor):  # static decoding: the tasks keep their outputs within max_len
             return x + self.weight.index_select(0, _steps(offset, x.size(1))).to(x.dtype)
         end = offset + x.size(1)
         if end > self.max_len:
