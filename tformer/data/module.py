@@ -45,7 +45,6 @@ class DataModule(L.LightningDataModule):
         batch_size: items per batch when ``max_tokens`` is None.
         max_tokens: the token budget per batch, or None for fixed-size batches.
         num_workers: DataLoader worker processes (persistent when > 0).
-        prefetch_factor: batches each worker prepares ahead (torch's default, 2, when None).
         valid_fraction: the share of ``train`` held out when ``valid`` is None (0 for none).
         seed: the seed for the split and the shuffling.
         pin_memory: pin batches in page-locked memory, so that they reach the GPU asynchronously;
@@ -54,6 +53,7 @@ class DataModule(L.LightningDataModule):
             field (``{"text": "target"}``: a language model on the target side of parallel text).
         augment: task field -> a random transform of its raw values, for the training split only
             (``{"source": Augmentations([...])}``: speed, noise, reverberation of speech).
+        prefetch_factor: batches each worker prepares ahead (torch's default, 2, when None).
     """
 
     def __init__(
@@ -64,12 +64,12 @@ class DataModule(L.LightningDataModule):
         batch_size: int = 32,
         max_tokens: int | None = None,
         num_workers: int = 0,
-        prefetch_factor: int | None = None,
         valid_fraction: float = 0.05,
         seed: int = 0,
         pin_memory: bool | str = "auto",
         fields: Mapping[str, str] | None = None,
         augment: Mapping[str, Callable[[Any], Any]] | None = None,
+        prefetch_factor: int | None = None,
     ):
         super().__init__()
         self._given_splits = [name for name, split in (("valid", valid), ("test", test)) if split is not None]
