@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Result", "compare", "print_table", "table_header", "table_line", "synchronize"]
+__all__ = ["Result", "compare", "print_table", "table_header", "table_line", "synchronize", "time_once"]
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -18,7 +18,7 @@ def synchronize(device: torch.device | str) -> None:
         torch.cuda.synchronize()
 
 
-def _time_once(fn: Callable[[], object], device: torch.device | str) -> float:
+def time_once(fn: Callable[[], object], device: torch.device | str) -> float:
     synchronize(device)
     start = time.perf_counter()
     fn()
@@ -48,7 +48,7 @@ def compare(
     for i in range(repeats):
         pairs = [(ours, ours_times), (peer, peer_times)]
         for fn, times in pairs if i % 2 == 0 else reversed(pairs):
-            times.append(_time_once(fn, device))
+            times.append(time_once(fn, device))
     return statistics.median(ours_times), statistics.median(peer_times)
 
 

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from tformer.core import EncoderDecoder, SinusoidalPositions, beam_search, encoder_decoder_decoding, greedy_search
 
-from ._timing import synchronize
+from ._timing import synchronize, time_once
 
 __all__ = [
     "DecodeShape", "TformerTranslator", "marian_model", "tformer_generate", "marian_generate", "step_times", "generators",
@@ -146,17 +146,6 @@ def generators(
     )
 
 
-def _median_seconds(fn: Callable[[], object], device: str, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description="tformer's decoding caches (and Marian), tokens per second")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -178,11 +167,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if not args.no_marian:
         peer = marian_model(shape).to(args.device)
         variants["marian"] = lambda: marian_generate(peer, src, shape.new_tokens, args.beam)
-    first = {name: _median_seconds(fn, args.device, 1)[0] for name, fn in variants.items()}  # warm-up, compiles
+    first = {name: time_once(fn, args.device) for name, fn in variants.items()}  # warm-up, compiles
     times: dict[str, list[float]] = {name: [] for name in variants}
     for round_ in range(args.repeats):  # interleaved, the order reversed every other round
         for name in (list(variants) if round_ % 2 == 0 else list(reversed(variants))):
-            times[name] += _median_seconds(variants[name], args.device, 1)
+            times[name].append(time_once(variants[name], args.device))
     medians = {name: statistics.median(values) for name, values in times.items()}
     tokens = args.batch * shape.new_tokens
     print(f"torch {torch.__version__}  device {args.device}  threads {torch.get_num_threads()}  batch {args.batch}  "
