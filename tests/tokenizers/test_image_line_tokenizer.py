@@ -97,3 +97,25 @@ def test_what_prediction_and_pictures_ask():
     assert layout.grid == (1, 5) and layout.n_prefix == 0 and layout.image is not None
     with pytest.raises(ValueError, match=r"expected \(batch, width, 32\) pixel columns, got \(2, 1, 32, 20\)"):
         tokenizer(torch.zeros(2, 1, 32, 20), torch.tensor([20, 20]))
+
+
+@pytest.mark.parametrize("patch_width, stem, covered", [(4, [8, 16, 24], (4, 1)), (8, [8, 16], (8, 2)), (6, [8, 8], (8, 3))])
+def test_a_stem_keeps_one_position_per_strip_and_is_shift_equivariant_by_whole_strips(patch_width, stem, covered):
+    torch.manual_seed(0)
+    tokenizer = ImageLineTokenizer(D, patch_width=patch_width, stem_channels=stem).eval()
+    assert tokenizer.patch_embed.kernel_size == covered and tokenizer.patch_embed.in_channels == stem[-1]
+    line = torch.rand(1, 32, 40 * patch_width)
+    shifted = torch.cat([torch.rand(1, 32, patch_width), line[..., :-patch_width]], dim=-1)  # one strip to the right
+    batch = tokenizer.collate([tokenizer.prepare(line), tokenizer.prepare(shifted)])
+    x, pad_mask = tokenizer(*batch)
+    assert x.shape == (2, 40, D) and not pad_mask.any()
+    plain = x - sinusoidal_table(40, D)  # the strip vectors before their positions
+    # away from both ends (the stem's reach is under 4 strips), strip j of the line is strip j + 1 of the shifted one
+    torch.testing.assert_close(plain[1, 5:35], plain[0, 4:34], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(plain[0, 5:35], plain[0, 4:34], atol=1e-3)  # and the strips do differ
+
+
+def test_a_stem_the_height_cannot_halve_often_enough_is_refused():
+    with pytest.raises(ValueError, match=r"stem_channels=\[8, 8, 8, 8, 8, 8\]: 6 stages halve the height 6 times, "
+                                         r"so height=32 must be divisible by 64"):
+        ImageLineTokenizer(D, stem_channels=[8] * 6)

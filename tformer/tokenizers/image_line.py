@@ -56,7 +56,12 @@ class ImageLineTokenizer(Tokenizer):
     width with its last column to a whole number of strips; ``collate`` pads the widths (values
     (B, W, height): pixel columns are the length axis, lengths count them); ``forward`` embeds
     each full-height strip with one convolution (``height`` x ``patch_width``, stride the same)
-    and adds sinusoidal positions along the width: no [CLS], one position per strip.
+    and adds sinusoidal positions along the width: no [CLS], one position per strip. With
+    ``stem_channels`` the pixels first pass a small convolutional network, as in CRNN (Shi et al.
+    2015): each stage a 3x3 convolution, batch norm, GELU and a max-pool that halves the height,
+    and the width while the strip still holds two columns of the map; the strip embedding then
+    reads the smaller map. Strips and positions stay the same; the stem lends the shift-invariant
+    stroke detectors a single linear map of raw pixels lacks.
 
     Args:
         d_model: embedding width.
@@ -67,18 +72,22 @@ class ImageLineTokenizer(Tokenizer):
         max_len: the most strips of one line: learned positions, or with sinusoidal ones a cap on
             attention's memory; ``predict`` refuses a longer line before the forward pass.
         dropout: dropout after adding positions.
+        stem_channels: widths of the convolutional stages before the strip embedding (``[]``: none);
+            ``height`` must be divisible by 2 per stage.
     """
 
     reads = (IMAGE,)  # paths, PIL images, arrays or tensors of pixels
 
     def __init__(self, d_model: int, height: int = 32, patch_width: int = 8, mean: float = 0.5, std: float = 0.5,
-                 positions: str = "sinusoidal", max_len: int = 1024, dropout: float = 0.0):
+                 positions: str = "sinusoidal", max_len: int = 1024, dropout: float = 0.0,
+                 stem_channels: Sequence[int] = ()):
         super().__init__()
         if height < 1 or patch_width < 1:
             raise ValueError(f"height={height} and patch_width={patch_width} must be whole numbers of pixels >= 1")
         self.d_model, self.height, self.patch_width = d_model, height, patch_width
         self.mean, self.std = float(mean), float(std)
-        self.patch_embed = nn.Conv2d(1, d_model, kernel_size=(height, patch_width), stride=(height, patch_width))
+        self.stem, channels, (rows, cols) = _line_stem([int(c) for c in stem_channels], height, patch_width)
+        self.patch_embed = nn.Conv2d(channels, d_model, kernel_size=(rows, cols), stride=(rows, cols))
         self.positions = build_positions(positions, d_model, max_len)
         self.dropout = nn.Dropout(dropout)
         self.max_positions = max_len
@@ -152,10 +161,25 @@ class ImageLineTokenizer(Tokenizer):
         if values.dim() != 3 or values.size(2) != self.height:
             raise ValueError(f"expected (batch, width, {self.height}) pixel columns, got {tuple(values.shape)}")
         images = values.transpose(1, 2).unsqueeze(1)  # (B, 1, height, W)
-        x = self.patch_embed(images).squeeze(2).transpose(1, 2)  # (B, S, d)
+        x = self.patch_embed(self.stem(images)).squeeze(2).transpose(1, 2)  # (B, S, d)
         x = self.dropout(self.positions(x))
         strips = lengths.to(values.device) // self.patch_width
         return x, lengths_to_pad_mask(strips, x.size(1))
+
+
+def _line_stem(widths: list[int], height: int, patch_width: int) -> tuple[nn.Module, int, tuple[int, int]]:
+    # The stages, the channels they end with, and the (rows, columns) of the map one strip covers.
+    if height % 2 ** len(widths):
+        raise ValueError(f"stem_channels={widths}: {len(widths)} stages halve the height {len(widths)} times, "
+                         f"so height={height} must be divisible by {2 ** len(widths)}")
+    layers: list[nn.Module] = []
+    channels, rows, cols = 1, height, patch_width
+    for width in widths:
+        across = 2 if cols % 2 == 0 else 1  # halve the width only while a strip keeps whole columns
+        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU(),
+                   nn.MaxPool2d((2, across))]
+        channels, rows, cols = width, rows // 2, cols // across
+    return nn.Sequential(*layers), channels, (rows, cols)
 
 
 def _padded_columns(items: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
