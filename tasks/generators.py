@@ -1,8 +1,9 @@
 """Decoders of a task's outputs as parts chosen in YAML (``task.generator``): greedy, beam search
-with a length penalty, beam search rescored with a CTC objective, and sampling.
+with a length penalty, beam search rescored with a CTC objective, sampling, and the best path of
+a CTC objective alone.
 
-Each drives the task's ``Decoding`` (one ``step(tokens, cache) -> logits`` callable, see
-``tformer.core.decoding``) and returns token ids per input, without the prefix and EOS.
+Each but the last drives the task's ``Decoding`` (one ``step(tokens, cache) -> logits`` callable,
+see ``tformer.core.decoding``); all return token ids per input, without the prefix and EOS.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tformer.core import Decoding, beam_search_nbest, greedy_search, sample
 from tformer.core.config import RecordsArguments
 from tformer.registry import GENERATORS
 
-__all__ = ["Generator", "Greedy", "Beam", "CtcRescoredBeam", "Sampling"]
+__all__ = ["Generator", "Greedy", "Beam", "CtcRescoredBeam", "CtcGreedy", "Sampling"]
 
 
 class Generator(RecordsArguments):
@@ -28,6 +29,7 @@ class Generator(RecordsArguments):
     """
 
     needs: tuple[str, ...] = ()
+    drives_decoder = True  # False: reads the encoder's outputs alone (the task builds no Decoding)
     static_cache: bool = False
     compiled: bool = False
 
@@ -59,6 +61,11 @@ class Generator(RecordsArguments):
     def with_beam_size(self, beam_size: int) -> "Generator":
         """This generator searching ``beam_size`` beams (``tformer-predict beam_size=N``)."""
         raise ValueError(f"the {GENERATORS.name_of(self)} generator has no beam to resize")
+
+    def for_validation(self) -> "Generator":
+        """What decodes validation batches: greedy through the decoder, or this generator where it
+        needs no decoder (it is already as cheap)."""
+        return self if not self.drives_decoder else Greedy()
 
 
 @GENERATORS.register("greedy")
@@ -141,6 +148,32 @@ class CtcRescoredBeam(Beam):
             scores = [(1 - weight) * h.log_prob + weight * next(ctc_scores) for h in hypotheses]
             best.append(hypotheses[max(range(len(scores)), key=scores.__getitem__)].ids if hypotheses else [])
         return best
+
+
+@GENERATORS.register("ctc_greedy")
+class CtcGreedy(Generator):
+    """The best path of a CTC objective's head: the likeliest label per encoder frame, repeats
+    merged and blanks dropped (CRNN, CTC ASR models). No decoder runs: one matrix product per
+    input, whatever the output's length.
+
+    Args:
+        objective: the name of the task's CTC objective.
+    """
+
+    drives_decoder = False
+
+    def __init__(self, objective: str = "ctc"):
+        self.objective = objective
+        self.needs = (objective,)
+
+    def generate(self, task: Any, decoding: Decoding | None, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        return task.objectives[self.objective].best_path(outputs)
+
+    def with_beam_size(self, beam_size: int) -> Generator:
+        if beam_size == 1:
+            return self
+        raise ValueError(f"the ctc_greedy generator reads one best path and has no beam; for {beam_size} beams "
+                         "train with a decoder and choose task/generator=ctc_beam")
 
 
 @GENERATORS.register("sampling")

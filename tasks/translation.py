@@ -16,7 +16,7 @@ from tformer.registry import TASKS
 from tformer.tokenizers import Batch, TextOutput, Tokenizer
 
 from .base import Task
-from .generators import Beam, Generator, Greedy
+from .generators import Beam, Generator
 from .metrics import text_metrics
 from .objectives import IGNORE, CrossEntropy, Objective
 
@@ -125,7 +125,7 @@ class TranslationTask(Task):
     def update_metrics(self, stage: str, batch: Mapping[str, Batch], outputs: Mapping[str, Tensor]) -> None:
         if stage == "val" and not self.hparams.val_decode:
             return
-        hypotheses = self.decode(outputs, Greedy() if stage == "val" else self.generator)
+        hypotheses = self.decode(outputs, self.generator.for_validation() if stage == "val" else self.generator)
         target = batch["target"]
         references = [self.target.decode(ids[:n]) for ids, n in zip(target.values.tolist(), target.lengths.tolist())]
         for index, (name, metric) in enumerate(self.text_metrics[stage].items()):
@@ -149,6 +149,8 @@ class TranslationTask(Task):
     def search(self, outputs: Mapping[str, Tensor], generator: Generator | None = None) -> list[list[int]]:
         """Token ids (no BOS/EOS) for an encoded batch (``memory``, ``memory_pad_mask``)."""
         generator = self.generator if generator is None else generator
+        if not generator.drives_decoder:
+            return generator.generate(self, None, outputs)
         decoding = self.decoding(outputs["memory"], outputs["memory_pad_mask"], generator)
         return generator.generate(self, decoding, outputs)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tformer.core import EncoderDecoder, beam_search, beam_search_nbest
-from tformer.tasks import CTC, CrossEntropy, CtcRescoredBeam, Greedy, TranslationTask
+from tformer.tasks import CTC, CrossEntropy, CtcGreedy, CtcRescoredBeam, Greedy, TranslationTask
 from tformer.tokenizers import AudioFbankTokenizer, TextCharTokenizer
 
 D = 16
@@ -92,3 +92,23 @@ def test_ctc_rescoring_without_a_ctc_objective_is_refused_when_the_task_is_built
                                          r"does not train \(task.objectives: cross_entropy\)"):
         TranslationTask(fields, EncoderDecoder(D, 2, 1, 1, 32), {"cross_entropy": CrossEntropy()}, CtcRescoredBeam())
     TranslationTask(fields, EncoderDecoder(D, 2, 1, 1, 32), {"cross_entropy": CrossEntropy()}, Greedy())
+
+
+@torch.no_grad()
+def test_ctc_greedy_is_the_collapsed_likeliest_path_and_runs_no_decoder(monkeypatch):
+    task = _task(CtcGreedy())
+    outputs = _encoded()
+    monkeypatch.setattr(task, "decoding", lambda *args, **kwargs: pytest.fail("ctc_greedy drove the decoder"))
+    found = task.search(outputs)
+    log_probs = task.objectives["ctc"].head(outputs["memory"]).log_softmax(-1)
+    for b, frames in enumerate((~outputs["memory_pad_mask"]).sum(1).tolist()):
+        paths = itertools.product(range(log_probs.size(-1)), repeat=frames)
+        best = max(paths, key=lambda path: sum(float(log_probs[b, t, p]) for t, p in enumerate(path)))
+        assert found[b] == [p for i, p in enumerate(best) if p != 0 and (i == 0 or p != best[i - 1])]
+    assert task.generator.for_validation() is task.generator  # validation reads the same best path
+    assert task.generator.with_beam_size(1) is task.generator
+    with pytest.raises(ValueError, match=r"ctc_greedy .* has no beam; for 4 beams .* task/generator=ctc_beam"):
+        task.generator.with_beam_size(4)
+    assert isinstance(CtcRescoredBeam().for_validation(), Greedy)
+    with pytest.raises(ValueError, match=r"task.generator \(ctc_greedy\) needs the objective\(s\) ctc"):
+        TranslationTask(dict(task.fields), EncoderDecoder(D, 2, 1, 1, 32), {"cross_entropy": CrossEntropy()}, CtcGreedy())
