@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("ocr")
     manifest = line_images(root / "lines", TEXTS)
     cfg = compose_run(root, ["experiment=ocr_text_lines", "model=tiny", "trainer.max_time=null", "trainer.max_steps=2",
-                             "task.max_len_offset=4", "task.generator.beam_size=1"])
+                             "task.max_len_offset=4"])
     with open_dict(cfg):
         for split in ("train", "valid", "test"):
             cfg.data[split] = {"_target_": "tformer.data.TextLinesDataset", "path": str(manifest)}
@@ -43,7 +43,8 @@ def test_the_recipe_trains_and_reports_cer_and_wer(trained):
     assert list(task.text_metrics["test"]) == ["cer", "wer"] and {"test/cer", "test/wer"} <= set(result["test"])
     assert json.loads((root / "run" / "metrics.json").read_text()) == result
     assert list((root / "run" / "checkpoints").glob("best-step*.ckpt"))  # the recipe keeps the lowest val/cer
-    assert type(task.source).__name__ == "ImageLineTokenizer" and task.source.patch_width == 8
+    assert type(task.source).__name__ == "ImageLineTokenizer" and task.source.patch_width == 4
+    assert type(task.generator).__name__ == "CtcGreedy"  # the CTC head reads; no decoder runs
 
 
 def test_a_loaded_checkpoint_reads_image_files_of_any_size(trained, tmp_path):
@@ -55,7 +56,7 @@ def test_a_loaded_checkpoint_reads_image_files_of_any_size(trained, tmp_path):
         line.convert("RGB").resize((line.width * 2, line.height * 2), Image.LANCZOS).save(tmp_path / "big.jpg", quality=95)
     assert all(isinstance(text, str) for text in loaded.predict([str(tmp_path / "big.jpg"), np.full((8, 80), 255, np.uint8)]))
     Image.new("L", (3, 40), 255).save(tmp_path / "sliver.png")
-    with pytest.raises(ValueError, match=r"sliver\.png: 3x40 pixels .* the smallest accepted is 8x32 pixels"):
+    with pytest.raises(ValueError, match=r"sliver\.png: 3x40 pixels .* the smallest accepted is 4x32 pixels"):
         loaded.predict([str(tmp_path / "sliver.png")])
 
 
@@ -75,10 +76,10 @@ def test_attention_of_the_decoder_runs_along_the_strips_under_the_line(trained, 
     line = str(root / "lines" / "4.png")
     task = tformer.load(result["checkpoint"])
     maps = attention_for_input(task, line, beam_size=1)
-    strips = task.source.prepare(line).shape[-1] // 8
-    assert maps.layout.grid == (1, strips) and maps.input_labels[:3] == ["0", "8", "16"]
+    strips = task.source.prepare(line).shape[-1] // 4
+    assert maps.layout.grid == (1, strips) and maps.input_labels[:3] == ["0", "4", "8"]
     assert maps.cross[0].shape == (4, len(maps.target_outputs), strips) and maps.encoder[0].shape == (4, strips, strips)
-    assert maps.input_unit == "source strip (8 px wide)"
+    assert maps.input_unit == "source strip (4 px wide)"
     assert plot(["attention", "--ckpt", result["checkpoint"], "--input", line, "--beam-size", "1", "--head", "0", "-o",
                  str(tmp_path / "a.png")]) == 0
     assert_picture(tmp_path / "a.png")
