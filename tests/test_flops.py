@@ -4,12 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from tformer.tasks import ClassificationTask, LanguageModelTask, TextToSpeechTask, TranslationTask
 from tformer.core import Decoder, Encoder, EncoderDecoder
 from tformer.flops import flop_parameters, token_counts, training_flops
 from tformer.tokenizers import Batch
 from tformer.tokenizers.audio import AudioFbankTokenizer
+from tformer.tokenizers.image import ImagePatchTokenizer
+from tformer.tokenizers.image_line import ImageLineTokenizer
 from tformer.tokenizers.label import LabelTokenizer
 from tformer.tokenizers.mel import MelTokenizer
 from tformer.tokenizers.text import TextCharTokenizer
@@ -122,3 +125,33 @@ def test_token_counts_of_images_hold_no_padding(fields):
     batch = {name: Batch(torch.zeros(2, 1, 8, 8), torch.tensor([17, 17])) for name in fields}
     real, padded = token_counts(batch, fields)
     assert int(real) == int(padded) == 34 * len(fields)
+
+
+def _forward_flops(module, *inputs) -> int:
+    with FlopCounterMode(display=False) as counter:
+        module(*inputs)
+    return counter.get_total_flops()
+
+
+def test_image_patch_stem_counts_each_convolution_per_pixel():
+    tokenizer = ImagePatchTokenizer(D, image_size=8, patch_size=4, stem_channels=[3, 5])
+    lengths = torch.tensor([1 + 4, 1 + 4])  # [CLS] and 2 x 2 patches of 4 x 4 pixels, two images
+    stem = (1 * 3 * 9 + 2 * 3) + (3 * 5 * 9 + 2 * 5)  # two bias-free convolutions with batch norms
+    assert int(tokenizer.front_end_flops(lengths)) == 6 * (stem * 2 * 64 + (5 * 16 * D + D) * 2 * 4)
+    # torch's count of the same products (forward: 2 per multiply-add; 6 N D is 3 times that)
+    products = _forward_flops(lambda x: tokenizer.patch_embed(tokenizer.stem(x)), tokenizer.example_inputs(2).values)
+    additions = (2 * 3 + 2 * 5) * 2 * 64 + D * 2 * 4  # batch norms per pixel, the embedding's bias per patch
+    assert int(tokenizer.front_end_flops(lengths)) == 3 * products + 6 * additions
+
+
+def test_image_line_stem_counts_each_stage_at_its_resolution():
+    tokenizer = ImageLineTokenizer(D, height=8, patch_width=4, stem_channels=[3, 5, 6])
+    lengths = torch.tensor([12, 8])  # pixel columns: 3 and 2 strips
+    # stages read 8 x W, 4 x W/2, 2 x W/4 (a strip's 4 columns: 4 -> 2 -> 1, then no more halving)
+    first, second, third = (1 * 3 * 9 + 6) * 8 * 20, (3 * 5 * 9 + 10) * 4 * 10, (5 * 6 * 9 + 12) * 2 * 5
+    embed = (6 * 1 * 1 * D + D) * 5  # the strip embedding reads 1 x 1 of the map, once per strip
+    assert int(tokenizer.front_end_flops(lengths)) == 6 * (first + second + third + embed)
+    lines = torch.zeros(2, 1, 8, 12)  # two lines of 12 columns: no padding for torch to count
+    products = _forward_flops(lambda x: tokenizer.patch_embed(tokenizer.stem(x)), lines)
+    additions = 2 * 3 * 8 * 24 + 2 * 5 * 4 * 12 + 2 * 6 * 2 * 6 + D * 6  # batch norms per cell, bias per strip
+    assert int(tokenizer.front_end_flops(torch.tensor([12, 12]))) == 3 * products + 6 * additions

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torchvision.transforms import v2
 
 from ..core.positions import sinusoidal_table
+from ..flops import flop_parameters, training_flops
 from ..kinds import IMAGE
 from ..registry import TOKENIZERS
 from .base import Batch, ImageLayout, Tokenizer
@@ -207,6 +208,13 @@ class ImagePatchTokenizer(Tokenizer):
     def batch_item(self, values: Tensor, lengths: Tensor, index: int) -> Tensor:
         """Image ``index`` (images share one size; lengths count tokens, not rows)."""
         return values[index]
+
+    def front_end_flops(self, lengths: Tensor) -> Tensor:
+        """The stem's convolutions act once per pixel (stride 1), the patch embedding once per patch
+        (the 6 N D rule, ``tformer.flops``); [CLS] and the positions are added, not multiplied."""
+        patches = (lengths - self.n_prefix).sum()
+        return training_flops((flop_parameters(self.stem), patches * self.patch_size ** 2),
+                              (flop_parameters(self.patch_embed), patches))
 
     def forward(self, values: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, C, H, W) images -> (B, 1 + N, d) vectors and an all-False (B, 1 + N) padding mask."""

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
+from ..flops import flop_parameters, training_flops
 from ..kinds import IMAGE
 from ..registry import TOKENIZERS
 from .base import Batch, ImageLayout, Tokenizer, build_positions, lengths_to_pad_mask
@@ -155,6 +156,16 @@ class ImageLineTokenizer(Tokenizer):
     def image_layout(self, prepared: Tensor) -> ImageLayout:
         """The prepared line, one row of strips, nothing before them."""
         return ImageLayout(prepared.cpu(), (1, self.size(prepared)), 0)
+
+    def front_end_flops(self, lengths: Tensor) -> Tensor:
+        """Each stem stage's convolution and batch norm act once per cell of the map it reads (all
+        pixels first; its max-pool shrinks the next), the strip embedding once per strip (the 6 N D
+        rule, ``tformer.flops``). Padded columns are not counted."""
+        parts, rows, columns = [], self.height, lengths
+        for conv, norm, _, pool in zip(*[iter(self.stem)] * 4):
+            parts.append((flop_parameters(conv, norm), rows * columns.sum()))
+            rows, columns = rows // pool.kernel_size[0], columns // pool.kernel_size[1]
+        return training_flops(*parts, (flop_parameters(self.patch_embed), (lengths // self.patch_width).sum()))
 
     def forward(self, values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """(B, W, height) pixel columns and (B,) widths -> (B, W // patch_width, d) and the (B, S) padding mask."""
