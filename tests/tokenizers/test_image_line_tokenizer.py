@@ -119,3 +119,14 @@ def test_a_stem_the_height_cannot_halve_often_enough_is_refused():
     with pytest.raises(ValueError, match=r"stem_channels=\[8, 8, 8, 8, 8, 8\]: 6 stages halve the height 6 times, "
                                          r"so height=32 must be divisible by 64"):
         ImageLineTokenizer(D, stem_channels=[8] * 6)
+
+
+def test_a_line_reads_the_same_alone_and_beside_a_longer_one():
+    # the stem's convolutions reach past a line's end: there they see zeros in any batch, as alone
+    torch.manual_seed(0)
+    tokenizer = ImageLineTokenizer(D, patch_width=4, stem_channels=[8, 16, 24]).eval()
+    short, long = tokenizer.prepare(torch.rand(1, 32, 36)), tokenizer.prepare(torch.rand(1, 32, 100))
+    alone, _ = tokenizer(*tokenizer.collate([short]))
+    beside, pad_mask = tokenizer(*tokenizer.collate([short, long]))
+    assert alone.shape == (1, 9, D) and pad_mask[0].tolist() == [False] * 9 + [True] * 16
+    torch.testing.assert_close(beside[0, :9], alone[0], atol=1e-6, rtol=1e-6)

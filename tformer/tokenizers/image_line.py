@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import PIL.Image
@@ -162,7 +162,7 @@ class ImageLineTokenizer(Tokenizer):
         pixels first; its max-pool shrinks the next), the strip embedding once per strip (the 6 N D
         rule, ``tformer.flops``). Padded columns are not counted."""
         parts, rows, columns = [], self.height, lengths
-        for conv, norm, _, pool in zip(*[iter(self.stem)] * 4):
+        for conv, norm, _, pool in self._stages():
             parts.append((flop_parameters(conv, norm), rows * columns.sum()))
             rows, columns = rows // pool.kernel_size[0], columns // pool.kernel_size[1]
         return training_flops(*parts, (flop_parameters(self.patch_embed), (lengths // self.patch_width).sum()))
@@ -171,11 +171,25 @@ class ImageLineTokenizer(Tokenizer):
         """(B, W, height) pixel columns and (B,) widths -> (B, W // patch_width, d) and the (B, S) padding mask."""
         if values.dim() != 3 or values.size(2) != self.height:
             raise ValueError(f"expected (batch, width, {self.height}) pixel columns, got {tuple(values.shape)}")
+        lengths = lengths.to(values.device)
         images = values.transpose(1, 2).unsqueeze(1)  # (B, 1, height, W)
-        x = self.patch_embed(self.stem(images)).squeeze(2).transpose(1, 2)  # (B, S, d)
+        x = self.patch_embed(self._run_stem(images, lengths)).squeeze(2).transpose(1, 2)  # (B, S, d)
         x = self.dropout(self.positions(x))
-        strips = lengths.to(values.device) // self.patch_width
-        return x, lengths_to_pad_mask(strips, x.size(1))
+        return x, lengths_to_pad_mask(lengths // self.patch_width, x.size(1))
+
+    def _stages(self) -> Iterator[tuple[nn.Module, ...]]:
+        # the stem's (convolution, batch norm, GELU, max-pool) stages
+        return zip(*[iter(self.stem)] * 4)
+
+    def _run_stem(self, images: Tensor, columns: Tensor) -> Tensor:
+        # Each stage's map is zeroed past each line's own columns, so that the next convolution sees
+        # there the zeros its padding shows at the end of a lone line: a line reads the same in any
+        # batch. Pools never straddle a line's end (its width is whole strips, halved while even).
+        for conv, norm, act, pool in self._stages():
+            images = pool(act(norm(conv(images))))
+            columns = columns // pool.kernel_size[1]
+            images = images * (torch.arange(images.size(-1), device=images.device) < columns[:, None])[:, None, None]
+        return images
 
 
 def _line_stem(widths: list[int], height: int, patch_width: int) -> tuple[nn.Module, int, tuple[int, int]]:
