@@ -69,8 +69,10 @@ class Task(L.LightningModule):
         for name, objective in self.objectives.items():
             self._check_reads(name, objective)
             objective.bind(self)
-        # what the objectives read: forward may leave the rest out (a chunked cross entropy needs no whole logits)
-        self.read_outputs = frozenset(output for objective in self.objectives.values() for output in objective.reads)
+        # what the weighted objectives read: forward may leave the rest out (a chunked cross entropy needs no
+        # whole logits; a cross entropy of weight 0 none)
+        self.read_outputs = frozenset(output for objective in self.objectives.values() if objective.weight > 0
+                                      for output in objective.reads)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.predict_batch_size = predict_batch_size
         self.skipped_batches = 0

@@ -112,3 +112,15 @@ def test_ctc_greedy_is_the_collapsed_likeliest_path_and_runs_no_decoder(monkeypa
     assert isinstance(CtcRescoredBeam().for_validation(), Greedy)
     with pytest.raises(ValueError, match=r"task.generator \(ctc_greedy\) needs the objective\(s\) ctc"):
         TranslationTask(dict(task.fields), EncoderDecoder(D, 2, 1, 1, 32), {"cross_entropy": CrossEntropy()}, CtcGreedy())
+
+
+def test_a_cross_entropy_of_weight_0_is_neither_computed_nor_projected():
+    # CTC alone (CRNN's reading): the output layer over the decoder's states is not run
+    task = _task(CtcGreedy(), ctc_weight=1.0).train()
+    batch = {"source": task.source.collate([torch.randn(40, 8), torch.randn(30, 8)]),
+             "target": task.target.collate([task.target.prepare("ab"), task.target.prepare("b")])}
+    total, losses, outputs = task.loss(batch)
+    assert "logits" not in outputs and list(losses) == ["ctc"]
+    assert float(total) == pytest.approx(float(task.objectives["ctc"](outputs, batch)))
+    joint = _task(CtcGreedy(), ctc_weight=0.5).train()
+    assert "logits" in joint.loss(batch)[2] and sorted(joint.loss(batch)[1]) == ["cross_entropy", "ctc"]
