@@ -47,6 +47,12 @@ class Generator(RecordsArguments):
             raise ValueError(f"{key} ({GENERATORS.name_of(self)}) needs the objective(s) {', '.join(missing)}, which "
                              f"the task does not train (task.objectives: {', '.join(task.objectives) or 'none'}); "
                              f"add it, or choose another generator: {', '.join(GENERATORS.names())}")
+        if self.drives_decoder and not task.read_outputs & {"logits", "hidden"}:
+            weights = ", ".join(f"{name} {objective.weight:g}" for name, objective in task.objectives.items())
+            readers = [name for name in GENERATORS.names() if not getattr(GENERATORS.get(name), "drives_decoder", True)]
+            raise ValueError(f"{key} ({GENERATORS.name_of(self)}) writes with the decoder, which no objective trains "
+                             f"(task.objectives: {weights}); give cross_entropy a weight above 0, or choose a generator "
+                             f"that reads the encoder alone ({', '.join(readers)})")
 
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         """Token ids per input row.

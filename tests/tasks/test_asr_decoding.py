@@ -124,3 +124,10 @@ def test_a_cross_entropy_of_weight_0_is_neither_computed_nor_projected():
     assert float(total) == pytest.approx(float(task.objectives["ctc"](outputs, batch)))
     joint = _task(CtcGreedy(), ctc_weight=0.5).train()
     assert "logits" in joint.loss(batch)[2] and sorted(joint.loss(batch)[1]) == ["cross_entropy", "ctc"]
+
+
+def test_a_generator_that_drives_an_untrained_decoder_is_refused():
+    with pytest.raises(ValueError, match=r"task.generator \(ctc_beam\) writes with the decoder, which no objective trains "
+                                         r"\(task.objectives: cross_entropy 0, ctc 1\); give cross_entropy a weight above 0, "
+                                         r"or choose a generator that reads the encoder alone \(ctc_greedy\)"):
+        _task(CtcRescoredBeam(beam_size=3), ctc_weight=1.0)
