@@ -47,7 +47,8 @@ class Generator(RecordsArguments):
             raise ValueError(f"{key} ({GENERATORS.name_of(self)}) needs the objective(s) {', '.join(missing)}, which "
                              f"the task does not train (task.objectives: {', '.join(task.objectives) or 'none'}); "
                              f"add it, or choose another generator: {', '.join(GENERATORS.names())}")
-        if self.drives_decoder and not task.read_outputs & {"logits", "hidden"}:
+        trained = getattr(task, "read_outputs", None)  # the task's outputs its weighted objectives read, once built
+        if self.drives_decoder and trained is not None and not trained & {"logits", "hidden"}:
             weights = ", ".join(f"{name} {objective.weight:g}" for name, objective in task.objectives.items())
             readers = [name for name in GENERATORS.names() if not getattr(GENERATORS.get(name), "drives_decoder", True)]
             raise ValueError(f"{key} ({GENERATORS.name_of(self)}) writes with the decoder, which no objective trains "
