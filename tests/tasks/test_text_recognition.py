@@ -24,18 +24,28 @@ pytestmark = pytest.mark.skipif(not (DEJAVU / "DejaVuSans.ttf").is_file(), reaso
 TEXTS = ["Ja.", "Nein danke.", "Grüße aus Köln", "Where is it?", "Das Haus ist rot.", "a dog", "Öl und Wasser", "Tee"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def _train(root, overrides=()):
     """A 2-step run (one epoch, one validation) of experiment=ocr_text_lines on eight lines drawn in DejaVu Sans."""
-    root = tmp_path_factory.mktemp("ocr")
     manifest = line_images(root / "lines", TEXTS)
     cfg = compose_run(root, ["experiment=ocr_text_lines", "model=tiny", "trainer.max_time=null", "trainer.max_steps=2",
-                             "task.max_len_offset=4"])
+                             "task.max_len_offset=4", *overrides])
     with open_dict(cfg):
         for split in ("train", "valid", "test"):
             cfg.data[split] = {"_target_": "tformer.data.TextLinesDataset", "path": str(manifest)}
     task, result = train(cfg)
     return root, task, result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("ocr"))
+
+
+@pytest.fixture(scope="module")
+def trained_with_decoder(tmp_path_factory):
+    """The recipe's reader with a decoder beside the CTC head, as the README's attention picture."""
+    return _train(tmp_path_factory.mktemp("ocr_decoder"), ["model.n_decoder_layers=1", "task.objectives.ctc.weight=0.3",
+                                                           "task.objectives.cross_entropy.weight=0.7"])
 
 
 def test_the_recipe_trains_and_reports_cer_and_wer(trained):
@@ -45,6 +55,7 @@ def test_the_recipe_trains_and_reports_cer_and_wer(trained):
     assert list((root / "run" / "checkpoints").glob("best-step*.ckpt"))  # the recipe keeps the lowest val/cer
     assert type(task.source).__name__ == "ImageLineTokenizer" and task.source.patch_width == 4
     assert type(task.generator).__name__ == "CtcGreedy"  # the CTC head reads; no decoder runs
+    assert len(task.core.decoder.layers) == 0 and task.read_outputs == {"memory", "memory_pad_mask"}  # CTC alone trains
 
 
 def test_a_loaded_checkpoint_reads_image_files_of_any_size(trained, tmp_path):
@@ -71,8 +82,8 @@ def test_tformer_predict_reads_a_list_of_line_images(trained, tmp_path):
     assert [row["input"] for row in rows] == paths and [row["prediction"] for row in rows] == task.predict(paths)
 
 
-def test_attention_of_the_decoder_runs_along_the_strips_under_the_line(trained, tmp_path):
-    root, _, result = trained
+def test_attention_of_the_decoder_runs_along_the_strips_under_the_line(trained_with_decoder, tmp_path):
+    root, _, result = trained_with_decoder
     line = str(root / "lines" / "4.png")
     task = tformer.load(result["checkpoint"])
     maps = attention_for_input(task, line, beam_size=1)
@@ -83,3 +94,13 @@ def test_attention_of_the_decoder_runs_along_the_strips_under_the_line(trained, 
     assert plot(["attention", "--ckpt", result["checkpoint"], "--input", line, "--beam-size", "1", "--head", "0", "-o",
                  str(tmp_path / "a.png")]) == 0
     assert_picture(tmp_path / "a.png")
+
+
+def test_the_reader_without_a_decoder_shows_its_encoder_attention_along_the_line(trained, tmp_path):
+    root, _, result = trained
+    line = str(root / "lines" / "4.png")
+    maps = attention_for_input(tformer.load(result["checkpoint"]), line, beam_size=1)
+    strips = tformer.load(result["checkpoint"]).source.prepare(line).shape[-1] // 4
+    assert maps.cross == [] and maps.decoder == [] and maps.encoder[0].shape == (4, strips, strips)
+    assert plot(["attention", "--ckpt", result["checkpoint"], "--input", line, "--head", "0", "-o", str(tmp_path / "e.png")]) == 0
+    assert_picture(tmp_path / "e.png")
