@@ -188,7 +188,7 @@ class ImageLineTokenizer(Tokenizer):
         for conv, norm, act, pool in self._stages():
             images = pool(act(norm(conv(images))))
             columns = columns // pool.kernel_size[1]
-            images = images * (torch.arange(images.size(-1), device=images.device) < columns[:, None])[:, None, None]
+            images = images * ~lengths_to_pad_mask(columns, images.size(-1))[:, None, None]
         return images
 
 
