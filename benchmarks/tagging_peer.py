@@ -7,8 +7,10 @@ same shape, trained on the same batches with the same BPE vocabulary, optimizer,
 BERT has one head: its labels are the (punctuation, case) pairs, on each word's first subword
 (-100 on the rest, as Hugging Face's token-classification examples align them); ours has a head
 per field. Both models take turns on each batch in one process, so a busy machine slows both
-alike; the speed ratio is the peer's median seconds per update over ours. Test per-tag F1
-(torchmetrics, over words) for both; ``benchmarks/runs/tagging_peer/summary.json`` (``--out``).
+alike; the speed ratio is the peer's median seconds per update over ours. Validation and test
+per-tag F1 (torchmetrics, over words) for both; ``benchmarks/runs/tagging_peer/summary.json``
+(``--out``). ``--models ours`` trains ours alone, to screen its options at the same updates
+(the peer draws from the same random stream, so ours alone is another draw than ours beside it).
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--norm", choices=("pre", "post"), default="pre", help="our layers' LayerNorm: before (the recipe's) or after")
     parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="sinusoidal", help="our positions")
     parser.add_argument("--embedding-std", type=float, default=None, help="our embedding's initial std (default d^-1/2)")
+    parser.add_argument("--models", choices=("both", "ours"), default="both", help="ours alone: a screen of our options")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16 autocast, as the recipe on a CPU with native bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model on 200 training lines, for the smoke test")
     parser.add_argument("--out", type=Path, default=RUNS, help="folder of summary.json")
@@ -144,22 +147,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.d_model, args.layers, args.heads, args.d_ff, args.vocab = 32, 1, 2, 64, 300
     torch.manual_seed(args.seed)
-    train, test = punctuation_en("train"), punctuation_en("test")
+    splits = {split: punctuation_en(split) for split in ("train", "valid", "test")}
     if args.quick:
-        train, test = _head(train, 200), _head(test, 50)
-    task = build_task(args, train)
-    models = {"ours": task, "peer": bert(task, args)}
-    train_batches, test_batches = batches(task, train, args.max_tokens), batches(task, test, args.max_tokens)
+        splits = {split: _head(data, 200 if split == "train" else 50) for split, data in splits.items()}
+    task = build_task(args, splits["train"])
+    models = {"ours": task} | ({"peer": bert(task, args)} if args.models == "both" else {})
+    data = {split: batches(task, rows, args.max_tokens) for split, rows in splits.items()}
     optimizers = {k: torch.optim.AdamW(m.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01) for k, m in models.items()}
     schedule = WarmupCosine(0.05, args.updates, min_ratio=0.01)
-    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    times: dict[str, list[float]] = {name: [] for name in models}
     order = random.Random(args.seed)
     queue: list[int] = []
     for update in range(1, args.updates + 1):
         if not queue:
-            queue = order.sample(range(len(train_batches)), len(train_batches))
-        batch = train_batches[queue.pop()]
-        for name in (("ours", "peer") if update % 2 == 0 else ("peer", "ours")):
+            queue = order.sample(range(len(data["train"])), len(data["train"]))
+        batch = data["train"][queue.pop()]
+        for name in (list(models) if update % 2 == 0 else list(models)[::-1]):
             for group in optimizers[name].param_groups:
                 group["lr"] = args.lr * schedule(update - 1)
             start = time.perf_counter()
@@ -170,20 +173,28 @@ def main(argv: list[str] | None = None) -> None:
             optimizers[name].zero_grad(set_to_none=True)
             times[name].append(time.perf_counter() - start)
         if update % 100 == 0:
-            print(f"update {update}: {statistics.median(times['ours'][-100:]):.3f} s ours, "
-                  f"{statistics.median(times['peer'][-100:]):.3f} s peer", flush=True)
-    results = {k: evaluate(m, task, test_batches, k == "peer", args.precision) for k, m in models.items()}
-    speed = statistics.median(times["peer"][10:] or times["peer"]) / statistics.median(times["ours"][10:] or times["ours"])
-    summary = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "test_f1": results,
-               "seconds_per_update": {k: statistics.median(v) for k, v in times.items()}, "speed_ratio": speed,
+            print(f"update {update}: " + ", ".join(f"{statistics.median(t[-100:]):.3f} s {name}" for name, t in times.items()),
+                  flush=True)
+    results = {split: {k: evaluate(m, task, data[split], k == "peer", args.precision) for k, m in models.items()}
+               for split in ("valid", "test")}
+    summary = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+               "test_f1": results["test"], "valid_f1": results["valid"],
+               "seconds_per_update": {k: statistics.median(v) for k, v in times.items()},
                "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()}}
+    if "peer" in models:
+        summary["speed_ratio"] = statistics.median(times["peer"][10:] or times["peer"]) / statistics.median(times["ours"][10:] or times["ours"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print("| field | tag | F1 ours | F1 BertForTokenClassification |\n|---|---|---|---|")
+    names = {"ours": "ours", "peer": "BertForTokenClassification"}
+    print("| field | tag | " + " | ".join(f"{split} F1 {names[k]}" for split in ("valid", "test") for k in models) + " |")
+    print("|---|---|" + "---|" * (2 * len(models)))
     for f in FIELDS:
         for tag in (*task.fields[f].tags, "macro"):
-            print(f"| {f} | {tag} | {100 * results['ours'][f][tag]:.1f} | {100 * results['peer'][f][tag]:.1f} |")
-    print(f"speed ours/peer {speed:.2f}x; parameters {summary['parameters']}")
+            cells = [f"{100 * results[split][k][f][tag]:.1f}" for split in ("valid", "test") for k in models]
+            print(f"| {f} | {tag} | " + " | ".join(cells) + " |")
+    if "speed_ratio" in summary:
+        print(f"speed ours/peer {summary['speed_ratio']:.2f}x", end="; ")
+    print(f"parameters {summary['parameters']}")
 
 
 def _head(data, n: int) -> RawSubset:

@@ -262,11 +262,17 @@ def test_the_tagging_comparison_trains_both_models_on_the_same_batches(tmp_path,
 
     tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for side in ("ours", "peer"):
-        for field in ("punctuation", "case"):
-            scores = summary["test_f1"][side][field]
-            assert 0 <= scores["macro"] <= 1 and set(scores) > {"macro"}
+    for split in ("valid_f1", "test_f1"):
+        for side in ("ours", "peer"):
+            for field in ("punctuation", "case"):
+                scores = summary[split][side][field]
+                assert 0 <= scores["macro"] <= 1 and set(scores) > {"macro"}
+                assert scores["macro"] == pytest.approx(sum(v for k, v in scores.items() if k != "macro") / (len(scores) - 1), abs=1e-3)
     assert len(summary["seconds_per_update"]) == 2 and summary["speed_ratio"] > 0
+
+    tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--models", "ours", "--out", str(tmp_path)])
+    alone = json.loads((tmp_path / "summary.json").read_text())
+    assert set(alone["test_f1"]) == {"ours"} and "speed_ratio" not in alone
 
 
 def test_the_peer_labels_sit_on_each_words_first_subword(monkeypatch):

@@ -76,6 +76,18 @@ def test_the_cascade_feeds_what_the_recognizer_heard_to_the_text_model(benchmark
     assert 0 < results["cascade"]["bleu"] < 100
 
 
+def test_end_to_end_models_are_scored_without_a_cascade(benchmarks):
+    from benchmarks import cascade
+
+    english = ["What a strange fish.", "Where is the light?"]
+    st = _Lookup({"a.wav": "What a strange fish.", "b.wav": "Where is it?"})
+    results = cascade.compare(None, None, {"multilingual": st}, ["a.wav", "b.wav"], ["", ""], english)
+    assert set(results) == {"multilingual"}
+    assert results["multilingual"]["bleu"] == pytest.approx(cascade.bleu(["What a strange fish.", "Where is it?"], english))
+    with pytest.raises(SystemExit):
+        cascade.main(["--asr", "asr.ckpt", "--st", "st.ckpt"])  # a cascade needs its text model too
+
+
 def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_path_factory):
     from benchmarks import asr_decoding
     from tests.tiny_checkpoints import trained_run
