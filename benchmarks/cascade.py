@@ -55,6 +55,12 @@ def compare(asr: Predicts | None, mt: Predicts | None, end_to_end: dict[str, Pre
     return results
 
 
+def system_name(checkpoint: str) -> str:
+    """``RUN/checkpoints/last.ckpt`` -> ``end_to_end:RUN``; another checkpoint of the run adds its name."""
+    path = Path(checkpoint)
+    return f"end_to_end:{path.parent.parent.name}" + ("" if path.stem == "last" else f"/{path.stem}")
+
+
 def main(argv: list[str] | None = None) -> None:
     import tformer
     from tformer.data import fillets_speech
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     if (args.asr is None) != (args.mt is None) or not (args.asr or args.st):
         parser.error("give --asr and --mt (the cascade), --st (end to end), or all three")
     raw = fillets_speech(args.split, args.language, **({"game_dir": args.game_dir} if args.game_dir else {}))
-    st = {f"end_to_end:{Path(path).parent.parent.name}": tformer.load(path) for path in args.st}
+    st = {system_name(path): tformer.load(path) for path in args.st}
     asr, mt = (tformer.load(args.asr), tformer.load(args.mt)) if args.asr else (None, None)
     results = compare(asr, mt, st, list(raw.column("audio")),
                       list(raw.column("text")), list(raw.column("translation")))

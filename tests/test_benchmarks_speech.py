@@ -86,6 +86,8 @@ def test_end_to_end_models_are_scored_without_a_cascade(benchmarks):
     assert results["multilingual"]["bleu"] == pytest.approx(cascade.bleu(["What a strange fish.", "Where is it?"], english))
     with pytest.raises(SystemExit):
         cascade.main(["--asr", "asr.ckpt", "--st", "st.ckpt"])  # a cascade needs its text model too
+    assert cascade.system_name("runs/st/checkpoints/last.ckpt") == "end_to_end:st"
+    assert cascade.system_name("runs/st/checkpoints/best-step000553.ckpt") == "end_to_end:st/best-step000553"
 
 
 def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_path_factory):
