@@ -3,7 +3,6 @@ loss, optimizer and schedule, one step for all stages, predict."""
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from os import PathLike
@@ -17,6 +16,7 @@ from torch import Tensor, nn
 from tformer.checkpoint import KEY as checkpoint_key
 from tformer.checkpoint import describe
 from tformer.flops import flop_parameters, token_counts, training_flops
+from tformer.registry import stray_argument_message
 from tformer.tokenizers import Batch, Tokenizer
 
 from .long_inputs import AUTO, check_positions, chunk_length, predict_in_chunks
@@ -282,13 +282,9 @@ def _checked(factory: Callable, key: str) -> Callable:
     parameters = inspect.signature(factory.func).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return factory
-    accepted = [name for name in parameters if name not in ("self", "params", "optimizer")]
     for name in factory.keywords:
         if name not in parameters:
-            close = difflib.get_close_matches(name, accepted, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"{key}.{name} is not an argument of {getattr(factory.func, '__name__', factory.func)}.{hint} "
-                             f"Its arguments: {', '.join(accepted)} (remove it with ~{key}.{name})")
+            raise ValueError(stray_argument_message(key, name, factory.func, skip=("self", "params", "optimizer")))
     return factory
 
 

@@ -113,6 +113,18 @@ def check_arguments(target: Callable[..., Any], kwargs: dict[str, Any], where: s
         raise TypeError(f"{where}: missing required argument(s) {', '.join(map(repr, missing))}")
 
 
+def stray_argument_message(key: str, name: str, target: Callable[..., Any], skip: tuple[str, ...] = ("self",)) -> str:
+    """``"task.generator.beam_size is not an argument of CtcGreedy. Its arguments: objective (remove it with
+    ~task.generator.beam_size)"``: config key ``key`` holds ``name``, which ``target`` does not take;
+    ``skip``: arguments the config never sets (an optimizer's ``params``)."""
+    parameters = inspect.signature(target).parameters
+    accepted = [n for n, p in parameters.items() if n not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    close = difflib.get_close_matches(name, accepted, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"{key}.{name} is not an argument of {getattr(target, '__name__', target)}.{hint} "
+            f"Its arguments: {', '.join(accepted) or 'none'} (remove it with ~{key}.{name})")
+
+
 _plugins_loaded = False
 
 

@@ -105,7 +105,7 @@ def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, messag
                                  "(task.objectives: cross_entropy)"),
     ("task.generator.ctc_weight=1.5", "building tformer.tasks.generators.CtcRescoredBeam: task.generator.ctc_weight"),
     ("task/generator=ctc_greedy", "building tformer.tasks.generators.CtcGreedy: task.generator.beam_size is not an "
-                                  "argument of CtcGreedy. Its arguments: objective. Drop it with ~task.generator.beam_size"),
+                                  "argument of CtcGreedy. Its arguments: objective (remove it with ~task.generator.beam_size)"),
 ])
 def test_a_generator_the_task_cannot_use_is_refused_before_any_data_is_read(override, message, tmp_path):
     result = run_cli("train", "experiment=asr_digits", override, cwd=tmp_path)

@@ -7,7 +7,6 @@ import difflib
 import functools
 import importlib
 import importlib.util
-import inspect
 import os
 import re
 import sys
@@ -19,7 +18,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ..checkpoint import CheckpointError
-from ..registry import DATASETS, TASKS, TOKENIZERS, Registry, distribution_of
+from ..registry import DATASETS, TASKS, TOKENIZERS, Registry, distribution_of, stray_argument_message
 
 # Errors raised on bad input (files, config values, shapes); TFORMER_DEBUG=1 shows the trace.
 USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, OmegaConfBaseException, HydraException, CheckpointError)
@@ -51,13 +50,13 @@ def user_message(error: BaseException) -> str:
     cause = error.__cause__
     if isinstance(error, InstantiationException) and isinstance(cause, USER_ERRORS):
         target = str(error).split("'")[1] if str(error).count("'") >= 2 else "an object"
-        return f"building {target}: {stray_argument_message(error, target) or user_message(cause)}"
+        return f"building {target}: {stray_argument(error, target) or user_message(cause)}"
     if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
     return str(error)
 
 
-def stray_argument_message(error: InstantiationException, target: str) -> str | None:
+def stray_argument(error: InstantiationException, target: str) -> str | None:
     """For a config key the class does not take (a recipe's ``beam_size`` kept when
     ``task/generator=ctc_greedy`` replaces its beam): the key, the class's arguments and the override
     that drops it; None for other errors."""
@@ -65,15 +64,11 @@ def stray_argument_message(error: InstantiationException, target: str) -> str | 
     where = re.search(r"full_key: (\S+)", str(error))
     if not match or not where:
         return None
-    key = f"{where.group(1)}.{match.group(1)}"
     module, _, name = target.rpartition(".")
     try:
-        parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+        return stray_argument_message(where.group(1), match.group(1), getattr(importlib.import_module(module), name))
     except (ImportError, AttributeError, ValueError, TypeError):
         return None
-    accepted = [p for p in parameters if p not in ("self", "args", "kwargs")]
-    return (f"{key} is not an argument of {name}. Its arguments: {', '.join(accepted) or 'none'}. "
-            f"Drop it with ~{key} (a key the config set for another choice of {where.group(1)})")
 
 
 @contextlib.contextmanager
