@@ -262,7 +262,7 @@ def test_the_tagging_comparison_trains_both_models_on_the_same_batches(tmp_path,
 
     tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for split in ("valid_f1", "test_f1"):
+    for split in ("valid_f1", "test_f1", "fortunes_valid_f1", "fortunes_test_f1"):
         for side in ("ours", "peer"):
             for field in ("punctuation", "case"):
                 scores = summary[split][side][field]
@@ -270,9 +270,11 @@ def test_the_tagging_comparison_trains_both_models_on_the_same_batches(tmp_path,
                 assert scores["macro"] == pytest.approx(sum(v for k, v in scores.items() if k != "macro") / (len(scores) - 1), abs=1e-3)
     assert len(summary["seconds_per_update"]) == 2 and summary["speed_ratio"] > 0
 
-    tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--models", "ours", "--out", str(tmp_path)])
+    tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--models", "ours", "--out", str(tmp_path),
+                       "--train", "freedict", "fortunes"])
     alone = json.loads((tmp_path / "summary.json").read_text())
     assert set(alone["test_f1"]) == {"ours"} and "speed_ratio" not in alone
+    assert alone["args"]["train"] == ["freedict", "fortunes"] and set(alone["fortunes_test_f1"]) == {"ours"}
 
 
 def test_the_peer_labels_sit_on_each_words_first_subword(monkeypatch):

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tformer.data import DataError, TaggedTextDataset
+from tformer.data import DataError, RawConcat, RawDataset, TaggedTextDataset
+from tformer.data.builtin import prepared_folder
 from tformer.data.errors import DataWarning
 from tformer.data.punctuation import restore, tag_words
 
@@ -53,3 +54,38 @@ def test_tagged_text_names_or_skips_lines_whose_tags_do_not_match(tmp_path):
         TaggedTextDataset(path, on_bad_line="truncate")
     with pytest.raises(DataError, match="tag_fields is empty"):
         TaggedTextDataset(path, tag_fields=[])
+
+
+def test_punctuation_fortunes_tags_each_fortunes_entry_in_its_own_split(tmp_path):
+    folder = tmp_path / "fortunes"
+    folder.mkdir()
+    for topic in ("computers", "zippy"):
+        entries = [f"Is {topic.upper()} number {i} a JOKE?\n-- Someone, {i}" for i in range(20)]
+        (folder / topic).write_text("\n%\n".join(entries) + "\n%\n")
+    root = tmp_path / "data"
+    tagged = prepared_folder("punctuation_fortunes", root, source_dir=str(folder))
+    plain = prepared_folder("fortunes", root, source_dir=str(folder))
+    for split in ("train", "valid", "test"):
+        entries = [json.loads(line)["text"] for line in (plain / f"{split}.jsonl").open()]
+        rows = [json.loads(line) for line in (tagged / f"{split}.jsonl").open()]
+        assert len(rows) == len(entries) > 0
+        for entry, row in zip(entries, rows):
+            words, marks, cases = tag_words(entry)
+            assert row == {"text": " ".join(words), "punctuation": " ".join(marks), "case": " ".join(cases)}
+    info = json.loads((tagged / "info.json").read_text())
+    assert info["train_tags"]["ALL"] == 2 * info["splits"]["train"]  # the topic and JOKE
+    assert info["train_tags"]["QUESTION"] == info["splits"]["train"]
+
+
+def test_raw_concat_joins_datasets_with_the_same_fields(tmp_path):
+    first = RawDataset({"text": ["a b", "c"], "tags": ["X Y", "Z"]})
+    second = RawDataset({"tags": ["W"], "text": ["d"]})
+    joined = RawConcat([first, second])
+    assert len(joined) == 3 and [joined[i]["text"] for i in range(3)] == ["a b", "c", "d"]
+    assert joined.column("tags") == ["X Y", "Z", "W"] and joined.size_hints()["text"] == [3.0, 1.0, 1.0]
+    with pytest.raises(IndexError):
+        joined[3]
+    with pytest.raises(DataError, match="part 2 \\(RawDataset\\) has fields label; part 1 has text, tags"):
+        RawConcat([first, RawDataset({"label": ["a"]})])
+    with pytest.raises(DataError, match="parts is empty"):
+        RawConcat([])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from typing import Any, Callable, Mapping, Sequence
 
 import soundfile
@@ -13,7 +14,7 @@ from tformer.data.errors import DataError
 from tformer.kinds import fields_of
 from tformer.tokenizers.base import Batch, Tokenizer
 
-__all__ = ["RawDataset", "RawSubset", "PreparedDataset", "split_off", "SKIPPED_ERRORS", "INDEX"]
+__all__ = ["RawDataset", "RawSubset", "RawConcat", "PreparedDataset", "split_off", "SKIPPED_ERRORS", "INDEX"]
 
 # The batch entry beside the fields that holds each item's index in its split, (B,) int64: an
 # evaluation gathered across DDP processes drops the items a padding batch repeats by it.
@@ -105,6 +106,56 @@ class RawSubset(Dataset):
     def size_hints(self) -> dict[str, list[float]]:
         """The parent's size hints at the kept positions."""
         return {name: [hints[i] for i in self.indices] for name, hints in self.raw.size_hints().items()}
+
+
+class RawConcat(Dataset):
+    """The items of several raw datasets one after the other: training on more than one corpus.
+
+    In a config: ``train: {_target_: tformer.data.RawConcat, parts: [{_target_: ...}, ...]}``.
+
+    Args:
+        parts: raw datasets with the same fields (extra fields of later parts are an error).
+    """
+
+    def __init__(self, parts: Sequence[Dataset]):
+        self.parts = list(parts)
+        if not self.parts:
+            raise DataError("RawConcat: parts is empty; give it the datasets to join")
+        names = self.parts[0].field_names()
+        for number, part in enumerate(self.parts[1:], start=2):
+            if sorted(part.field_names()) != sorted(names):
+                raise DataError(f"RawConcat: part {number} ({type(part).__name__}) has fields "
+                                f"{', '.join(part.field_names())}; part 1 has {', '.join(names)}")
+        self.starts = [0]
+        for part in self.parts:
+            self.starts.append(self.starts[-1] + len(part))
+
+    @property
+    def fields(self) -> dict[str, str] | None:
+        """What the first part's fields hold (``RawDataset.fields``)."""
+        return fields_of(self.parts[0])
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        part = bisect.bisect_right(self.starts, index) - 1
+        return self.parts[part][index - self.starts[part]]
+
+    def field_names(self) -> list[str]:
+        """The first part's fields."""
+        return self.parts[0].field_names()
+
+    def column(self, name: str) -> list[Any]:
+        """The raw values of field ``name``, part after part."""
+        return [value for part in self.parts for value in part.column(name)]
+
+    def size_hints(self) -> dict[str, list[float]]:
+        """The parts' size hints, part after part."""
+        hints = [part.size_hints() for part in self.parts]
+        return {name: [h for part in hints for h in part[name]] for name in hints[0]}
 
 
 def split_off(raw: Dataset, fraction: float, seed: int = 0) -> tuple[RawSubset, RawSubset]:
