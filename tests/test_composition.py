@@ -32,6 +32,7 @@ DATASET_FIELDS = {
     "fillets_speech": {"audio": "audio", "text": "text", "transcript": "text", "translation": "text",
                        "speaker": "label", "language": "label"},
     "punctuation_en": {"text": "text", "punctuation": "text", "case": "text"},
+    "punctuation_fortunes": {"text": "text", "punctuation": "text", "case": "text"},
     "fillets_text": {"source": "text", "target": "text", "language": "label"},
 }
 FIELDS_BY_CONFIG = {"tagged_text"}  # its fields are the keys its config names (text_field, tag_fields)

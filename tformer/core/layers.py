@@ -1,4 +1,5 @@
-"""Position-wise feed-forward network and the encoder and decoder layers (section 3.1-3.3)."""
+"""Position-wise feed-forward network and the encoder and decoder layers (section 3.1-3.3), and
+the convolution module an encoder layer may add (Conformer's, for local context in speech)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from torch import Tensor, nn
 from .attention import KVCache, MultiHeadAttention
 from .dropout import Dropout
 
-__all__ = ["FeedForward", "EncoderLayer", "DecoderLayer", "ACTIVATIONS"]
+__all__ = ["FeedForward", "ConvModule", "EncoderLayer", "DecoderLayer", "ACTIVATIONS"]
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -45,11 +46,47 @@ class FeedForward(nn.Module):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
+class ConvModule(nn.Module):
+    """Conformer's convolution module (Gulati et al. 2020): pointwise conv to 2d, GLU, depthwise conv
+    over time, norm, SiLU, pointwise conv. Attention sees the whole sequence from the first update;
+    this sees each position's neighbours, which speech learns slowly from attention alone.
+
+    The norm is a LayerNorm over each position, not Conformer's BatchNorm, so padding never enters
+    its statistics; padded positions are zeroed before the depthwise conv, so a sequence's output
+    does not depend on what its batch pads it with.
+
+    Args:
+        d_model: width.
+        kernel: the depthwise conv's width in positions, odd (15 in Conformer's recipes for 40 ms frames).
+        dropout: on the output.
+    """
+
+    def __init__(self, d_model: int, kernel: int, dropout: float = 0.1):
+        super().__init__()
+        if not (isinstance(kernel, int) and kernel > 0 and kernel % 2 == 1):
+            raise ValueError(f"conv_kernel={kernel!r}: give an odd number of positions (e.g. 15), or 0 for no convolution")
+        self.pointwise_in = nn.Linear(d_model, 2 * d_model)
+        self.depthwise = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.pointwise_out = nn.Linear(d_model, d_model)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor, pad_mask: Tensor | None = None) -> Tensor:
+        """(B, T, d) and (B, T) padding mask (True = padding) -> (B, T, d)."""
+        h = F.glu(self.pointwise_in(x), dim=-1)
+        if pad_mask is not None:
+            h = h.masked_fill(pad_mask.unsqueeze(-1), 0.0)
+        h = self.depthwise(h.transpose(1, 2)).transpose(1, 2)
+        return self.dropout(self.pointwise_out(F.silu(self.norm(h))))
+
+
 class EncoderLayer(nn.Module):
     """Self-attention then feed-forward, each wrapped in dropout + residual + LayerNorm.
 
     Args:
         norm_first: pre-norm (LayerNorm before each sub-layer) instead of the paper's post-norm.
+        conv_kernel: > 0 adds a ``ConvModule`` of that width between attention and feed-forward,
+            wrapped the same way (Conformer's order, without its half-step feed-forwards).
     """
 
     def __init__(
@@ -61,10 +98,13 @@ class EncoderLayer(nn.Module):
         norm_first: bool = False,
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
+        conv_kernel: int = 0,
     ):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.conv = ConvModule(d_model, conv_kernel, dropout) if conv_kernel else None
+        self.norm_conv = nn.LayerNorm(d_model, eps=layer_norm_eps) if conv_kernel else None
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
@@ -75,6 +115,8 @@ class EncoderLayer(nn.Module):
         # x: (B, T, d); attn_mask: a whole (B, 1, T, T) mask in place of pad_mask (packed rows)
         attend = lambda h: self.self_attn(h, key_pad_mask=pad_mask, need_weights=need_weights, attn_mask=attn_mask)
         x, weights = _residual(x, attend, self.norm1, self.norm_first, self.dropout)
+        if self.conv is not None:
+            x, _ = _residual(x, lambda h: (self.conv(h, pad_mask), None), self.norm_conv, self.norm_first, nn.Identity())
         x, _ = _residual(x, lambda h: (self.feed_forward(h), None), self.norm2, self.norm_first, self.dropout)
         return x, weights
 

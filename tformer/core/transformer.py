@@ -54,6 +54,8 @@ class Encoder(RecordsArguments, nn.Module):
             output is unpacked to the input's shape. ``True``: rows as long as the batch's
             longest sequence; an int: rows of at least that many positions. Needs a padding
             mask; with ``need_weights`` the layers run unpacked (weights per sequence).
+        conv_kernel: > 0 gives each layer a convolution module of that odd width
+            (``tformer.core.layers.ConvModule``, Conformer's): local context for speech.
     """
 
     def __init__(
@@ -69,12 +71,17 @@ class Encoder(RecordsArguments, nn.Module):
         final_norm: bool | None = None,
         checkpoint_activations: bool = False,
         packing: bool | int = False,
+        conv_kernel: int = 0,
     ):
         super().__init__()
         self.d_model, self.checkpoint_activations = d_model, checkpoint_activations
         self.packing = check_packing(packing)
+        if self.packing and conv_kernel:
+            raise ValueError(f"packing={packing!r} with conv_kernel={conv_kernel}: a convolution would reach across the "
+                             "sequences a packed row holds; set packing to false, or conv_kernel to 0")
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps) for _ in range(n_layers)
+            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, layer_norm_eps, conv_kernel)
+            for _ in range(n_layers)
         )
         self.norm = _final_norm(final_norm, norm_first, d_model, layer_norm_eps)
 
@@ -267,6 +274,7 @@ class EncoderDecoder(RecordsArguments, nn.Module):
         dropout: residual, attention and feed-forward dropout (0.1).
         norm_first: pre-norm instead of post-norm.
         activation, layer_norm_eps, final_norm, checkpoint_activations, packing: as for ``Encoder``.
+        conv_kernel: the encoder's (``Encoder``); the decoder, which reads its past only, has none.
     """
 
     def __init__(
@@ -283,12 +291,13 @@ class EncoderDecoder(RecordsArguments, nn.Module):
         final_norm: bool | None = None,
         checkpoint_activations: bool = False,
         packing: bool | int = False,
+        conv_kernel: int = 0,
     ):
         super().__init__()
         self.d_model = d_model
         common = dict(dropout=dropout, norm_first=norm_first, activation=activation, layer_norm_eps=layer_norm_eps,
                       final_norm=final_norm, checkpoint_activations=checkpoint_activations, packing=packing)
-        self.encoder = Encoder(d_model, n_heads, n_encoder_layers, d_ff, **common)
+        self.encoder = Encoder(d_model, n_heads, n_encoder_layers, d_ff, conv_kernel=conv_kernel, **common)
         self.decoder = Decoder(d_model, n_heads, n_decoder_layers, d_ff, **common)
 
     def forward(self, src: Tensor, tgt: Tensor, src_pad_mask: Tensor | None = None, tgt_pad_mask: Tensor | None = None) -> Tensor:
