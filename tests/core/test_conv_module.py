@@ -69,3 +69,17 @@ def test_an_even_or_odd_typed_kernel_is_named(kernel):
 def test_packing_with_a_convolution_is_refused():
     with pytest.raises(ValueError, match="reach across the sequences a packed row holds"):
         Encoder(16, 2, 1, 32, packing=True, conv_kernel=3)
+
+
+@pytest.mark.parametrize("experiment", ["asr_fillets_cs", "punctuation_en"])
+def test_model_conv_kernel_reaches_the_encoder_of_a_recipe(experiment):
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from tformer.cli import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", "model.conv_kernel=15", "run_dir=/tmp/unused"])
+    core = instantiate(cfg.task.core)
+    encoder = getattr(core, "encoder", core)
+    assert all(layer.conv.depthwise.kernel_size == (15,) for layer in encoder.layers)
