@@ -4,8 +4,9 @@
 
 Loads the run's last checkpoint and its data (``.hydra/config.yaml``), scores every weight λ on
 the validation clips (WER), and scores the test split, and each ``--extra-split`` of the same data
-set, with the recipe's λ and with the validation's best, so the test clips choose nothing.
-WER and CER from torchmetrics.
+set, with the recipe's λ and with the validation's best, so the test clips choose nothing, and
+with the CTC head's best path alone (no decoder: what a CTC model such as the Conformer peer
+decodes). WER and CER from torchmetrics.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from torchmetrics.functional.text import char_error_rate, word_error_rate
 
 import tformer
 from benchmarks.decoding import run_splits
-from tformer.tasks.generators import CtcRescoredBeam
+from tformer.tasks.generators import CtcGreedy, CtcRescoredBeam
 
 
-def scores(task, audio: list[str], references: list[str], weight: float) -> dict[str, float]:
-    """WER and CER of the task's CTC-rescored beam with CTC weight ``weight``."""
+def scores(task, audio: list[str], references: list[str], weight: float | None) -> dict[str, float]:
+    """WER and CER of the task's CTC-rescored beam with CTC weight ``weight``; ``None``: of the
+    CTC head's best path alone (``CtcGreedy``, the decoder unused)."""
     generator = task.generator
-    task.generator = CtcRescoredBeam(**{**generator.init_kwargs, "ctc_weight": weight})
+    objective = generator.init_kwargs.get("objective", "ctc")
+    task.generator = CtcGreedy(objective) if weight is None else CtcRescoredBeam(**{**generator.init_kwargs, "ctc_weight": weight})
     try:
         hypotheses = task.predict(audio)
     finally:
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
     on_valid = {w: scores(task, *valid, w) for w in args.weights}
     best = min(on_valid, key=lambda w: on_valid[w]["wer"])
     splits = {"test": test, **{name: extra_split(args.run, name) for name in args.extra_split}}
-    tested = {name: {f"recipe ({recipe})": scores(task, *data, recipe), f"best on validation ({best})": scores(task, *data, best)}
+    tested = {name: {f"recipe ({recipe})": scores(task, *data, recipe), f"best on validation ({best})": scores(task, *data, best),
+                     "CTC best path": scores(task, *data, None)}
               for name, data in splits.items()}
     summary = {"valid": {str(w): s for w, s in on_valid.items()}, "best": best, "test": tested}
     (args.run / "decoding.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -12,8 +12,9 @@ alike; the speed ratio is the peer's median seconds per update over ours. Valida
 per-tag F1 (torchmetrics, over words) for both, on freedict's splits (``valid_f1``, ``test_f1``)
 and on fortunes' (``fortunes_valid_f1``, ...), whatever ``--train`` names: freedict's 10 words
 in capitals in valid and test are too few to score ALL; fortunes has 455. Written to
-``benchmarks/runs/tagging_peer/summary.json`` (``--out``). ``--models ours`` trains ours alone, to screen its options at the same updates
-(the peer draws from the same random stream, so ours alone is another draw than ours beside it).
+``benchmarks/runs/tagging_peer/summary.json`` (``--out``). ``--models ours`` trains ours alone,
+to screen its options at the same updates (the peer draws from the same random stream, so ours
+alone is another draw than ours beside it).
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ def test_the_peer_counts_the_recipes_parameters_and_trains(benchmarks, tmp_path,
     from benchmarks import asr_peer
 
     corpus = ["jaká divná ryba", "kde je světlo"]
-    args = asr_peer.main.__globals__["argparse"].Namespace(d_model=144, heads=4, layers=6, d_ff=576, conv_channels=32)
+    args = asr_peer.main.__globals__["argparse"].Namespace(d_model=144, heads=4, layers=5, d_ff=576, conv_channels=32,
+                                                           recipe_conv_kernel=15)
     text = asr_peer.TextCharTokenizer(144)
     text.fit(corpus)
     assert asr_peer.recipe_parameters(args, text.vocab_size) == _recipe_parameters("asr_fillets_cs", corpus)
@@ -93,7 +94,7 @@ def test_end_to_end_models_are_scored_without_a_cascade(benchmarks):
 def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_path_factory):
     from benchmarks import asr_decoding
     from tests.tiny_checkpoints import trained_run
-    from tformer.tasks.generators import CtcRescoredBeam
+    from tformer.tasks.generators import CtcGreedy, CtcRescoredBeam
 
     run = trained_run("audio", tmp_path_factory)
     task = tformer.load(run.ckpt)
@@ -106,4 +107,9 @@ def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_pat
         task.generator = before
         assert result["wer"] == pytest.approx(float(word_error_rate(expected, references)))
         assert result["cer"] == pytest.approx(float(char_error_rate(expected, references)))
+    best_path = asr_decoding.scores(task, audio, references, None)
+    task.generator = CtcGreedy()
+    expected = task.predict(audio)
+    task.generator = before
+    assert best_path["cer"] == pytest.approx(float(char_error_rate(expected, references)))
     assert task.generator is before  # the recipe's generator is back

@@ -26,6 +26,11 @@ def _residual(x: Tensor, sublayer, norm: nn.LayerNorm, norm_first: bool, dropout
     return norm(x + dropout(h)), weights
 
 
+def _unchanged(x: Tensor) -> Tensor:
+    """No dropout around a sub-layer that drops its own output (``ConvModule``)."""
+    return x
+
+
 def _activation(name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -116,7 +121,7 @@ class EncoderLayer(nn.Module):
         attend = lambda h: self.self_attn(h, key_pad_mask=pad_mask, need_weights=need_weights, attn_mask=attn_mask)
         x, weights = _residual(x, attend, self.norm1, self.norm_first, self.dropout)
         if self.conv is not None:
-            x, _ = _residual(x, lambda h: (self.conv(h, pad_mask), None), self.norm_conv, self.norm_first, nn.Identity())
+            x, _ = _residual(x, lambda h: (self.conv(h, pad_mask), None), self.norm_conv, self.norm_first, _unchanged)
         x, _ = _residual(x, lambda h: (self.feed_forward(h), None), self.norm2, self.norm_first, self.dropout)
         return x, weights
 
