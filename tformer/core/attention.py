@@ -1,4 +1,5 @@
-"""Multi-head scaled dot-product attention (section 3.2) with a key/value cache."""
+"""Multi-head scaled dot-product attention (section 3.2) with a key/value cache, and the caches of
+a whole decoder's layers for one decoding run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from torch import Tensor, nn
 
 from .dropout import dropout
 
-__all__ = ["MultiHeadAttention", "KVCache", "StaticKVCache"]
+__all__ = ["MultiHeadAttention", "KVCache", "StaticKVCache", "DecoderCache"]
 
 
 class KVCache:
@@ -245,3 +246,28 @@ def _attention_mask(
         allowed = keys if allowed is None else keys & allowed
         allowed = allowed | ~allowed.any(dim=-1, keepdim=True)
     return allowed
+
+
+class DecoderCache:
+    """Per-layer key/value caches of one decoding run, and the position reached.
+
+    ``layers`` holds one (self-attention, cross-attention) pair per layer; the second is ``None``
+    in a decoder-only stack. With a ``capacity`` the self-attention caches are static
+    (``StaticKVCache``, room for that many positions) and ``offset`` is a 0-d tensor on ``device``.
+    """
+
+    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None = None, cross_attention: bool = True,
+                 capacity: int | None = None, device: torch.device | str | None = None):
+        self.memory_pad_mask = memory_pad_mask
+        self.offset: int | Tensor = 0 if capacity is None else torch.zeros((), dtype=torch.long, device=device)
+        self_cache = KVCache if capacity is None else lambda: StaticKVCache(capacity, self.offset)
+        self.layers = [(self_cache(), KVCache() if cross_attention else None) for _ in range(n_layers)]
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep batch rows ``index`` of the self-attention caches (beam search).
+
+        ``index`` must move rows only among rows with the same memory (the beams of one source),
+        so the cross-attention keys/values and the memory mask stay as they are, uncopied.
+        """
+        for self_cache, _ in self.layers:
+            self_cache.reorder(index)

@@ -13,7 +13,8 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .transformer import Decoder, DecoderCache
+from .attention import DecoderCache
+from .transformer import Decoder
 
 __all__ = ["Decoding", "encoder_decoder_decoding", "decoder_only_decoding", "EmbedStep", "Project"]
 

@@ -6,12 +6,12 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .attention import KVCache, StaticKVCache
+from .attention import DecoderCache
 from .config import RecordsArguments
 from .layers import DecoderLayer, EncoderLayer
 from .packing import check_packing, plan, segment_mask
 
-__all__ = ["Encoder", "Decoder", "DecoderCache", "EncoderDecoder"]
+__all__ = ["Encoder", "Decoder", "EncoderDecoder"]
 
 
 def _check_sequence(x: Tensor, pad_mask: Tensor | None, d_model: int, name: str) -> None:
@@ -107,31 +107,6 @@ class Encoder(RecordsArguments, nn.Module):
         if self.norm is not None:
             h = self.norm(h)
         return packing.unpack(h)
-
-
-class DecoderCache:
-    """Per-layer key/value caches of one decoding run, and the position reached.
-
-    ``layers`` holds one (self-attention, cross-attention) pair per layer; the second is ``None``
-    in a decoder-only stack. With a ``capacity`` the self-attention caches are static
-    (``StaticKVCache``, room for that many positions) and ``offset`` is a 0-d tensor on ``device``.
-    """
-
-    def __init__(self, n_layers: int, memory_pad_mask: Tensor | None = None, cross_attention: bool = True,
-                 capacity: int | None = None, device: torch.device | str | None = None):
-        self.memory_pad_mask = memory_pad_mask
-        self.offset: int | Tensor = 0 if capacity is None else torch.zeros((), dtype=torch.long, device=device)
-        self_cache = KVCache if capacity is None else lambda: StaticKVCache(capacity, self.offset)
-        self.layers = [(self_cache(), KVCache() if cross_attention else None) for _ in range(n_layers)]
-
-    def reorder(self, index: Tensor) -> None:
-        """Keep batch rows ``index`` of the self-attention caches (beam search).
-
-        ``index`` must move rows only among rows with the same memory (the beams of one source),
-        so the cross-attention keys/values and the memory mask stay as they are, uncopied.
-        """
-        for self_cache, _ in self.layers:
-            self_cache.reorder(index)
 
 
 class Decoder(RecordsArguments, nn.Module):
