@@ -23,7 +23,7 @@ class _ChannelLayerNorm(nn.Module):
 
 def test_the_module_is_torchaudios_conformer_module_with_a_layer_norm():
     d, kernel = 16, 7
-    ours = ConvModule(d, kernel, dropout=0.0).eval()
+    ours = ConvModule(d, kernel).eval()
     for p in ours.parameters():
         nn.init.normal_(p, std=0.3)
     peer = _ConvolutionModule(d, d, kernel, bias=True).eval()

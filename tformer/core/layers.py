@@ -26,11 +26,6 @@ def _residual(x: Tensor, sublayer, norm: nn.LayerNorm, norm_first: bool, dropout
     return norm(x + dropout(h)), weights
 
 
-def _unchanged(x: Tensor) -> Tensor:
-    """No dropout around a sub-layer that drops its own output (``ConvModule``)."""
-    return x
-
-
 def _activation(name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -60,13 +55,14 @@ class ConvModule(nn.Module):
     its statistics; padded positions are zeroed before the depthwise conv, so a sequence's output
     does not depend on what its batch pads it with.
 
+    Conformer's closing dropout is the encoder layer's residual dropout, as for its other sub-layers.
+
     Args:
         d_model: width.
         kernel: the depthwise conv's width in positions, odd (15 in Conformer's recipes for 40 ms frames).
-        dropout: on the output.
     """
 
-    def __init__(self, d_model: int, kernel: int, dropout: float = 0.1):
+    def __init__(self, d_model: int, kernel: int):
         super().__init__()
         if not (isinstance(kernel, int) and kernel > 0 and kernel % 2 == 1):
             raise ValueError(f"conv_kernel={kernel!r}: give an odd number of positions (e.g. 15), or 0 for no convolution")
@@ -74,7 +70,6 @@ class ConvModule(nn.Module):
         self.depthwise = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
         self.norm = nn.LayerNorm(d_model)
         self.pointwise_out = nn.Linear(d_model, d_model)
-        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, pad_mask: Tensor | None = None) -> Tensor:
         """(B, T, d) and (B, T) padding mask (True = padding) -> (B, T, d)."""
@@ -82,7 +77,7 @@ class ConvModule(nn.Module):
         if pad_mask is not None:
             h = h.masked_fill(pad_mask.unsqueeze(-1), 0.0)
         h = self.depthwise(h.transpose(1, 2)).transpose(1, 2)
-        return self.dropout(self.pointwise_out(F.silu(self.norm(h))))
+        return self.pointwise_out(F.silu(self.norm(h)))
 
 
 class EncoderLayer(nn.Module):
@@ -108,7 +103,7 @@ class EncoderLayer(nn.Module):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.conv = ConvModule(d_model, conv_kernel, dropout) if conv_kernel else None
+        self.conv = ConvModule(d_model, conv_kernel) if conv_kernel else None
         self.norm_conv = nn.LayerNorm(d_model, eps=layer_norm_eps) if conv_kernel else None
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
@@ -121,7 +116,7 @@ class EncoderLayer(nn.Module):
         attend = lambda h: self.self_attn(h, key_pad_mask=pad_mask, need_weights=need_weights, attn_mask=attn_mask)
         x, weights = _residual(x, attend, self.norm1, self.norm_first, self.dropout)
         if self.conv is not None:
-            x, _ = _residual(x, lambda h: (self.conv(h, pad_mask), None), self.norm_conv, self.norm_first, _unchanged)
+            x, _ = _residual(x, lambda h: (self.conv(h, pad_mask), None), self.norm_conv, self.norm_first, self.dropout)
         x, _ = _residual(x, lambda h: (self.feed_forward(h), None), self.norm2, self.norm_first, self.dropout)
         return x, weights
 
