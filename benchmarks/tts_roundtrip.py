@@ -1,7 +1,8 @@
 """Intelligibility of a TTS checkpoint by round trip: it speaks digit strings that no espeak_digits
 split holds, an ASR checkpoint transcribes them, and the word error rate is reported beside the
-same ASR model's on espeak-ng's rendering of the same strings; also the mel L1 (after DTW
-alignment) between the two renderings.
+same ASR model's on espeak-ng's rendering of the same strings and on that rendering's frames
+turned back into sound by the TTS's Griffin-Lim (the vocoder's ceiling); also the mel L1 (after
+DTW alignment) between the two renderings.
 
     python -m benchmarks.tts_roundtrip --tts runs/tts/checkpoints/last.ckpt \\
         --asr runs/asr/checkpoints/last.ckpt --count 100 --out benchmarks/runs/tts_roundtrip
@@ -99,10 +100,14 @@ def roundtrip(tts: Any, asr: Any, digit_strings: list[str], espeak: list[tuple[t
     hypotheses, espeak_hypotheses = asr.predict(ours), asr.predict(espeak)
     frames = [tts.target.prepare(item).numpy() for item in ours]
     espeak_frames = [tts.target.prepare(item).numpy() for item in espeak]
+    # The vocoder's ceiling: espeak's own frames through the mel field's Griffin-Lim.
+    vocoded = [(tts.target.to_waveform(torch.from_numpy(f)), tts.sample_rate) for f in espeak_frames]
+    vocoded_hypotheses = asr.predict(vocoded)
     return {
         "count": len(references),
         "wer": float(WordErrorRate()(hypotheses, references)),
         "wer_espeak": float(WordErrorRate()(espeak_hypotheses, references)),
+        "wer_espeak_griffin_lim": float(WordErrorRate()(vocoded_hypotheses, references)),
         "mel_l1_dtw": float(np.mean([dtw_l1(a, b) for a, b in zip(frames, espeak_frames)])),
         "seconds_ours": round(sum(w.numel() for w in waves) / tts.sample_rate, 2),
         "seconds_espeak": round(sum(w.numel() / rate for w, rate in espeak), 2),

@@ -219,7 +219,7 @@ def test_tts_roundtrip_transcribes_unseen_strings_and_writes_its_pictures(monkey
     assert len(set(picked)) == 20 and not set(picked) & (seen | {"123"}) and all(3 <= len(d) <= 7 for d in picked)
     summary = tts_roundtrip.main(["--tts", str(tts.ckpt), "--asr", str(asr.ckpt), "--count", "2", "--seen", str(data),
                                   "--out", str(tmp_path)])
-    assert summary["count"] == 2 and summary["wer"] >= 0 and summary["wer_espeak"] >= 0
+    assert summary["count"] == 2 and min(summary[k] for k in ("wer", "wer_espeak", "wer_espeak_griffin_lim")) >= 0
     assert 0 < summary["mel_l1_dtw"] < 10 and summary["seconds_ours"] == pytest.approx(2 * (40 - 1) * 200 / 16000, abs=0.01)
     assert json.loads((tmp_path / "summary.json").read_text())["count"] == 2
     wave, rate = soundfile.read(tmp_path / "tts_example.wav")

@@ -50,6 +50,21 @@ def test_the_default_is_espeak_alone_with_the_draws_and_files_of_before(tmp_path
             assert (tmp_path / "ref.wav").read_bytes() == (folder / entry["audio_filepath"]).read_bytes()
 
 
+@needs_espeak
+def test_one_voice_speaks_every_split_with_the_round_trip_reference_voice(tmp_path):
+    folder = prepared_folder("espeak_digits", tmp_path, train_size=3, valid_size=1, test_size=1,
+                             synthesizers=["espeak_one_voice"])
+    assert folder != dataset_folder(BUILTINS["espeak_digits"], tmp_path, {**BUILTINS["espeak_digits"].defaults,
+                                                                          "train_size": 3, "valid_size": 1, "test_size": 1})
+    for split in ("train", "valid", "test"):
+        for entry in _entries(folder, split):
+            assert {k: entry[k] for k in ("voice", "variant", "speed", "pitch")} == {
+                "voice": "en", "variant": "m3", "speed": 160, "pitch": 50}
+            synthesize(entry["text"], str(tmp_path / "ref.wav"))  # synthesize's defaults: benchmarks.tts_roundtrip's voice
+            assert (tmp_path / "ref.wav").read_bytes() == (folder / entry["audio_filepath"]).read_bytes()
+    assert json.loads((folder / "info.json").read_text())["one_voice"]["variant"] == "m3"
+
+
 @needs_flite_festival
 def test_flite_and_festival_speak_the_manifest_text_at_16k_with_disjoint_people(tmp_path):
     folder = prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["flite", "festival"])

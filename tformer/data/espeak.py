@@ -18,7 +18,7 @@ import torch
 from tformer.data.errors import DataError, DataWarning
 from tformer.data.synthesizers import SAMPLE_RATE, Synthesizer, require_program, save_wav
 
-__all__ = ["SAMPLE_RATE", "VOICES", "VARIANTS", "synthesize", "available_variants", "Espeak"]
+__all__ = ["SAMPLE_RATE", "VOICES", "VARIANTS", "synthesize", "available_variants", "Espeak", "EspeakOneVoice"]
 
 VOICES = (
     "en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
@@ -107,3 +107,24 @@ class Espeak(Synthesizer):
 
     def run(self, jobs: list[dict[str, Any]]) -> list[float]:
         return [synthesize(job["text"], job["path"], **job["params"]) for job in jobs]
+
+
+class EspeakOneVoice(Espeak):
+    """One espeak-ng voice at one speed and pitch in every split (en + m3, 160 words a minute,
+    pitch 50, as ``synthesize`` speaks by default): a single-speaker corpus for text-to-speech,
+    as LJSpeech is. Trained on many voices, a TTS without a speaker input learns their average."""
+
+    name = "espeak_one_voice"
+    voices = {"train": ("m3",), "valid": ("m3",), "test": ("m3",)}
+    SETTINGS = {"voice": "en", "variant": "m3", "speed": 160, "pitch": 50}
+
+    def usable_voices(self) -> dict[str, list[str]]:
+        if self.SETTINGS["variant"] not in self.installed_voices():
+            raise DataError(f"espeak-ng lacks the voice variant {self.SETTINGS['variant']} that {self.name} speaks with")
+        return {split: list(names) for split, names in self.voices.items()}
+
+    def draw(self, rng: random.Random, voices: list[str]) -> dict[str, Any]:
+        return dict(self.SETTINGS)
+
+    def describe(self, usable: dict[str, list[str]]) -> dict[str, Any]:
+        return {"one_voice": dict(self.SETTINGS)}

@@ -19,14 +19,14 @@ from typing import Any, Sequence
 import torch
 
 from tformer.data.errors import DataError
-from tformer.data.espeak import Espeak
+from tformer.data.espeak import Espeak, EspeakOneVoice
 from tformer.data.synthesizers import SAMPLE_RATE, Festival, Flite, Synthesizer
 
 __all__ = ["SYNTHESIZERS", "PROCESSES", "prepare_speech", "check_synthesizers"]
 
 PROCESSES = 2
 CHUNK = 32  # utterances per task handed to a process
-SYNTHESIZERS: dict[str, Synthesizer] = {part.name: part for part in (Espeak(), Flite(), Festival())}
+SYNTHESIZERS: dict[str, Synthesizer] = {part.name: part for part in (Espeak(), Flite(), Festival(), EspeakOneVoice())}
 
 
 def check_synthesizers(names: Sequence[str]) -> tuple[str, ...]:
