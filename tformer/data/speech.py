@@ -33,7 +33,7 @@ def prepare_espeak_digits(
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
-        synthesizers: who speaks, a list from espeak, flite, festival (``tformer.data.synthesis``).
+        synthesizers: who speaks, a list from espeak, flite, festival, espeak_one_voice (``tformer.data.synthesis``).
     Returns:
         The info record.
     """
@@ -54,7 +54,7 @@ def prepare_espeak_sentences(
         valid_size: validation utterances.
         test_size: test utterances.
         seed: the seed of texts and voices.
-        synthesizers: who speaks, a list from espeak, flite, festival (``tformer.data.synthesis``).
+        synthesizers: who speaks, a list from espeak, flite, festival, espeak_one_voice (``tformer.data.synthesis``).
     Returns:
         The info record.
     """
@@ -90,7 +90,8 @@ def espeak_digits(
         test_size: test utterances.
         seed: the seed of texts and voices.
         synthesizers: who speaks: ``[espeak]`` (the default), or more of espeak, flite, festival
-            (flite and festival voices come from recordings of people; their own folder).
+            (flite and festival voices come from recordings of people; their own folder), or
+            ``[espeak_one_voice]``: one voice in every split, for text-to-speech.
     Returns:
         Items ``{"source": wav path, "target": the label_key value}``.
     """
@@ -116,7 +117,8 @@ def espeak_sentences(
         test_size: test utterances.
         seed: the seed of texts and voices.
         synthesizers: who speaks: ``[espeak]`` (the default), or more of espeak, flite, festival
-            (flite and festival voices come from recordings of people; their own folder).
+            (flite and festival voices come from recordings of people; their own folder), or
+            ``[espeak_one_voice]``: one voice in every split, for text-to-speech.
     Returns:
         Items ``{"source": wav path, "target": text}``.
     """
