@@ -1,7 +1,7 @@
 """Lightning task modules and the parts they are built from. Importing this package registers
 them in ``tformer.registry`` (TASKS, OBJECTIVES, GENERATORS, METRICS)."""
 
-from . import generators, metrics, objectives, ranking
+from . import alignment, generators, metrics, objectives, ranking
 from .base import Task
 from .classification import ClassificationTask
 from .detection import DetectionTask
@@ -13,11 +13,12 @@ from .set_losses import BoxGIoU, BoxL1, SetCrossEntropy
 from .tagging import TagCrossEntropy, TaggingTask
 from .translation import TranslationTask
 from .tts import TextToSpeechTask
+from .tts_parallel import ParallelTextToSpeechTask
 
 __all__ = [
-    "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask", "TaggingTask", "TagCrossEntropy",
+    "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask", "ParallelTextToSpeechTask", "TaggingTask", "TagCrossEntropy",
     "RetrievalTask", "DetectionTask", "SetCrossEntropy", "BoxL1", "BoxGIoU",
     "Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
     "Generator", "Greedy", "Beam", "CtcRescoredBeam", "CtcGreedy", "Sampling",
-    "generators", "metrics", "objectives", "ranking",
+    "alignment", "generators", "metrics", "objectives", "ranking",
 ]

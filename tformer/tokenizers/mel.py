@@ -113,7 +113,8 @@ class MelTokenizer(Tokenizer):
         sample_rate, n_mels, n_fft, win_length, hop_length, log_mean, log_std, griffin_lim_iters:
             see ``MelSpectrogram``.
         reduction: frames per decoder step (r).
-        prenet_dim: pre-net width.
+        prenet_dim: pre-net width; 0 for none, where no decoder reads the frames back (a
+            non-autoregressive task only takes them as targets and adds ``add_positions``).
         prenet_dropout: pre-net dropout (the papers' 0.5).
         prenet_dropout_at_inference: keep it when predicting.
         dropout: dropout after adding the positions.
@@ -132,8 +133,10 @@ class MelTokenizer(Tokenizer):
         self.d_model, self.n_mels, self.reduction = d_model, n_mels, reduction
         self.spectrogram = MelSpectrogram(sample_rate, n_mels, n_fft, win_length, hop_length, log_mean, log_std,
                                           griffin_lim_iters)
-        self.prenet = PreNet(n_mels, prenet_dim, prenet_dropout, prenet_dropout_at_inference)
-        self.projection = nn.Linear(prenet_dim, d_model)
+        if prenet_dim < 0:
+            raise ValueError(f"target.prenet_dim must be a width >= 0 (0: no pre-net), got {prenet_dim}")
+        self.prenet = PreNet(n_mels, prenet_dim, prenet_dropout, prenet_dropout_at_inference) if prenet_dim else None
+        self.projection = nn.Linear(prenet_dim, d_model) if prenet_dim else None
         self.alpha = nn.Parameter(torch.ones(1))  # the trainable scale of the positions (Li et al. 2019)
         self.positions = SinusoidalPositions(d_model)
         self.dropout = nn.Dropout(dropout)
@@ -183,7 +186,13 @@ class MelTokenizer(Tokenizer):
 
     def embed_step(self, frames: Tensor, offset: int) -> Tensor:
         """(B, t, n_mels) previous frames at decoder steps ``offset``.. -> (B, t, d)."""
-        x = self.projection(self.prenet(frames))  # (B, t, d)
+        if self.prenet is None:
+            raise ValueError("this mel field has no pre-net (target.prenet_dim=0): an autoregressive decoder "
+                             "(task=tts) reads its frames back through one; set target.prenet_dim, e.g. 256")
+        return self.add_positions(self.projection(self.prenet(frames)), offset)
+
+    def add_positions(self, x: Tensor, offset: int = 0) -> Tensor:
+        """(B, t, d) -> the same plus the alpha-scaled sinusoids of positions ``offset``.., then dropout."""
         table = self.positions(torch.zeros_like(x), offset)  # (B, t, d) the sinusoids alone
         return self.dropout(x + self.alpha * table)
 
