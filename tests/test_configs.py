@@ -86,11 +86,12 @@ def test_every_recipe_builds_its_task(experiment):
 def test_every_model_size_builds_every_task(task, model):
     if model in ("base", "big"):
         pytest.skip("the paper's sizes are built in test_paper_sizes")
-    target = {"classification": "label", "tts": "mel", "detection": "boxes"}.get(task, "text_char")
+    target = {"classification": "label", "tts": "mel", "tts_parallel": "mel", "detection": "boxes"}.get(task, "text_char")
     source = "image_patch" if task in ("classification", "detection") else "text_char"
     if task == "asr":
         source = "audio_fbank"
     extra = ["+task.fields.tags._target_=tformer.tokenizers.TagTokenizer"] if task == "tagging" else []  # its data names the tag fields
+    extra += ["target.prenet_dim=0"] if task == "tts_parallel" else []
     cfg = _compose([f"task={task}", f"model={model}", f"source={source}", f"target={target}", *extra])
     built = _built_task(cfg)
     assert built.core.d_model == cfg.model.d_model

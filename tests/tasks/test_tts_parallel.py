@@ -13,8 +13,11 @@ import shutil
 import pytest
 import torch
 import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
 
 import tformer
+from tformer.cli import CONFIG_DIR
+from tformer.cli.composition import check_composition
 from tformer.cli.train import train
 from tformer.core import EncoderDecoder
 from tformer.tasks import ParallelTextToSpeechTask
@@ -120,6 +123,15 @@ def test_an_autoregressive_tts_refuses_a_mel_field_without_a_pre_net():
     with pytest.raises(ValueError, match="target.prenet_dim must be a width > 0"):
         tformer.tasks.TextToSpeechTask({"source": text, "target": MelTokenizer(d_model=16, prenet_dim=0)},
                                        EncoderDecoder(16, 2, 1, 1, 32))
+
+
+def test_the_recipes_compose_without_a_pre_net_and_read_the_words_to_write_the_audio():
+    for recipe in ("tts_digits_parallel", "tts_sentences_parallel"):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose("train", overrides=[f"experiment={recipe}", "run_dir=/tmp/unused"])
+        check_composition(cfg)
+        assert cfg.task._target_.endswith("ParallelTextToSpeechTask") and cfg.target.prenet_dim == 0
+        assert dict(cfg.data.fields) == {"source": "target", "target": "source"}
 
 
 @needs_espeak
