@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tformer.core import EncoderDecoder
@@ -21,7 +20,7 @@ from .alignment import AlignmentEncoder, Binarization, DurationLoss, ForwardSum,
 from .objectives import Objective, Regression
 from .speech_synthesis import PostNet, SpeechSynthesisTask
 
-__all__ = ["ParallelTextToSpeechTask", "DurationPredictor", "regulate_length", "stack_frames"]
+__all__ = ["ParallelTextToSpeechTask", "DurationPredictor", "regulate_length"]
 
 
 class DurationPredictor(nn.Module):
@@ -61,13 +60,6 @@ def regulate_length(memory: Tensor, durations: Tensor, n_frames: int) -> tuple[T
     expanded = memory.gather(1, path.clamp(min=0)[..., None].expand(-1, -1, memory.size(-1)))
     padding = path < 0
     return expanded.masked_fill(padding[..., None], 0.0), padding
-
-
-def stack_frames(frames: Tensor, reduction: int) -> Tensor:
-    """(B, T, n_mels) -> (B, ceil(T / r), r * n_mels): each decoder step's r frames side by side,
-    the last step padded with zeros."""
-    frames = F.pad(frames, (0, 0, 0, -frames.size(1) % reduction))
-    return frames.reshape(frames.size(0), -1, reduction * frames.size(2))
 
 
 @TASKS.register("tts_parallel")
@@ -121,7 +113,7 @@ class ParallelTextToSpeechTask(SpeechSynthesisTask):
         memory = self.core.encode(x, src_mask)
         frame_lengths = target.lengths.to(memory.device)
         text_lengths, step_lengths = (~src_mask).sum(1), self.target.steps(frame_lengths)
-        steps = stack_frames(target.values, self.target.reduction)  # (B, S, r * n_mels)
+        steps = self.target.stack_steps(target.values)  # (B, S, r * n_mels)
         alignment = self.aligner(x, src_mask, steps, step_lengths)  # (B, S, N) log-probs
         durations = monotonic_alignment(alignment.detach(), text_lengths, step_lengths)  # (B, N) steps
         frames, refined = self.decode(memory, src_mask, durations, frame_lengths)
@@ -153,7 +145,9 @@ class ParallelTextToSpeechTask(SpeechSynthesisTask):
         return torch.diff(ends, dim=1, prepend=ends.new_zeros(ends.size(0), 1))
 
     def flops(self, batch: Mapping[str, Batch]) -> Tensor:
-        """Characters: the encoder, the duration predictor and the aligner's keys; the, frame head and the aligner's queries per step of r frames, the post-net per frame."""
+        """Characters: the encoder, the duration predictor and the aligner's keys; steps of r
+        frames: the decoder, frame head and the aligner's queries; frames: the post-net (each
+        weight acts once per position)."""
         source, frames = batch["source"].lengths, batch["target"].lengths
         text = self.count_parameters(self.core.encoder, self.duration_predictor, self.aligner.keys)
         steps = self.count_parameters(self.core.decoder, self.frame_head, self.aligner.queries)

@@ -174,9 +174,14 @@ class MelTokenizer(Tokenizer):
     def decoder_inputs(self, values: Tensor) -> Tensor:
         """(B, T, n_mels) frames -> (B, S, n_mels), S = ceil(T / r): a zero go frame, then the
         last frame of each step but the last (the frames padded with zeros to whole steps)."""
-        values = F.pad(values, (0, 0, 0, -values.size(1) % self.reduction))  # (B, S * r, n_mels)
-        last = values[:, self.reduction - 1 :: self.reduction]  # (B, S, n_mels)
+        last = self.stack_steps(values)[..., -self.n_mels :]  # (B, S, n_mels)
         return torch.cat([torch.zeros_like(last[:, :1]), last[:, :-1]], dim=1)
+
+    def stack_steps(self, values: Tensor) -> Tensor:
+        """(B, T, n_mels) frames -> (B, S, r * n_mels), S = ceil(T / r): each decoder step's r
+        frames side by side, the last step padded with zeros."""
+        values = F.pad(values, (0, 0, 0, -values.size(1) % self.reduction))  # (B, S * r, n_mels)
+        return values.reshape(values.size(0), -1, self.reduction * values.size(2))
 
     def forward(self, values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher forcing: (B, T, n_mels) target frames and (B,) lengths -> (B, S, d) decoder
