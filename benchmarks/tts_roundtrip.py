@@ -112,6 +112,7 @@ def roundtrip(tts: Any, asr: Any, digit_strings: list[str], espeak: list[tuple[t
         "seconds_ours": round(sum(w.numel() for w in waves) / tts.sample_rate, 2),
         "seconds_espeak": round(sum(w.numel() / rate for w, rate in espeak), 2),
         "examples": [{"text": r, "ours": h, "espeak": e} for r, h, e in list(zip(references, hypotheses, espeak_hypotheses))[:5]],
+        "misheard": [{"text": r, "ours": h} for r, h in zip(references, hypotheses) if r != h],
         "waves": waves, "frames": (frames[0], espeak_frames[0]),
     }
 
@@ -147,16 +148,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--variant", default="m3")
     parser.add_argument("--speed", type=int, default=160, help="espeak-ng words per minute")
     parser.add_argument("--out", type=Path, default=None, help="a folder for summary.json, a WAV and a PNG")
+    parser.add_argument("--attention-window", type=int, nargs=2, default=None, metavar=("BACK", "AHEAD"),
+                        help="set the tts task's attention_window before speaking (default: the checkpoint's)")
     args = parser.parse_args(argv)
     seen = seen_digit_strings(args.seen if args.seen is not None else prepared_folder("espeak_digits"))
     digit_strings = unseen_digit_strings(args.count, seen, args.seed)
     tts, asr = tformer.load(args.tts), tformer.load(args.asr)
+    if args.attention_window is not None:
+        tts.attention_window = args.attention_window
     torch.manual_seed(args.seed)  # the pre-net's dropout stays on when predicting
     with tempfile.TemporaryDirectory() as folder:
         espeak = espeak_renderings([spoken(d) for d in digit_strings], Path(folder), args.voice, args.variant, args.speed)
         result = roundtrip(tts, asr, digit_strings, espeak)
     summary = {k: v for k, v in result.items() if k not in ("waves", "frames")}
-    summary.update(tts=str(args.tts), asr=str(args.asr), seen_strings=len(seen), voice=f"{args.voice}+{args.variant}")
+    summary.update(tts=str(args.tts), asr=str(args.asr), seen_strings=len(seen), voice=f"{args.voice}+{args.variant}",
+                   attention_window=getattr(tts, "attention_window", None))
     print(json.dumps(summary, indent=2))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ field's Griffin-Lim."""
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -15,7 +15,7 @@ from tformer.flops import training_flops
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, Tokenizer, lengths_to_pad_mask
 
-from .objectives import IGNORE, BinaryCrossEntropy, Objective, Regression
+from .objectives import IGNORE, BinaryCrossEntropy, GuidedAttention, Objective, Regression
 from .speech_synthesis import PostNet, SpeechSynthesisTask
 
 __all__ = ["TextToSpeechTask", "PostNet", "stop_targets"]
@@ -44,6 +44,11 @@ class TextToSpeechTask(SpeechSynthesisTask):
         postnet_channels, postnet_kernel, postnet_layers, postnet_dropout: see ``PostNet``.
         stop_threshold: decoding stops after the step whose stop probability exceeds it.
         max_seconds: decoding stops there without a stop token.
+        attention_window: ``[back, ahead]`` text positions: while synthesizing, the heads that
+            ``guided_attention`` trains attend only from ``back`` positions before the text
+            position they attended most at the last step to ``ahead`` after it, so that no word
+            is skipped or said twice (ESPnet's attention constraint for Tacotron 2: 1 and 3).
+            None: anywhere. Training is unchanged.
         optimizer, scheduler, predict_batch_size: see ``Task``.
     """
 
@@ -52,7 +57,8 @@ class TextToSpeechTask(SpeechSynthesisTask):
     def __init__(self, fields: Mapping[str, Tokenizer], core: EncoderDecoder, objectives: Mapping[str, Objective] | None = None,
                  postnet_channels: int = 256, postnet_kernel: int = 5, postnet_layers: int = 5,
                  postnet_dropout: float = 0.5, stop_threshold: float = 0.5, max_seconds: float = 10.0,
-                 optimizer=None, scheduler=None, predict_batch_size: int = 16):
+                 attention_window: Sequence[int] | None = None, optimizer=None, scheduler=None,
+                 predict_batch_size: int = 16):
         super().__init__(fields, core, objectives, optimizer, scheduler, predict_batch_size)
         target = self.target
         if target.prenet is None:
@@ -63,7 +69,20 @@ class TextToSpeechTask(SpeechSynthesisTask):
         self.postnet = PostNet(target.n_mels, postnet_channels, postnet_kernel, postnet_layers, postnet_dropout)
         # The decoder's attention weights are gathered only for an objective that reads them.
         self.keeps_attention = any("cross_attention" in objective.reads for objective in self.objectives.values())
+        self.attention_window = attention_window
         self.save_hyperparameters(ignore=["fields", "core", "objectives", "optimizer", "scheduler"])
+
+    @property
+    def attention_window(self) -> list[int] | None:
+        """``[back, ahead]`` or None (see the class); may be set on a trained model before ``predict``."""
+        return self._attention_window
+
+    @attention_window.setter
+    def attention_window(self, window: Sequence[int] | None) -> None:
+        decoder = self.core.decoder
+        self.window = _attention_window(window, self.objectives.values(), len(decoder.layers),
+                                        decoder.layers[0].cross_attn.n_heads)
+        self._attention_window = None if window is None else [int(size) for size in window]
 
     def default_objectives(self) -> dict[str, Objective]:
         return {"frames": Regression(output="frames", norm="l1"), "frames_postnet": Regression(output="frames_postnet", norm="l1"),
@@ -122,9 +141,15 @@ class TextToSpeechTask(SpeechSynthesisTask):
         cache = self.core.decoder.init_cache(memory, src_mask)
         previous = memory.new_zeros(B, 1, mel.n_mels)  # the go frame
         steps = torch.full((B,), max_steps, dtype=torch.long, device=memory.device)
+        focus = torch.zeros(B, dtype=torch.long, device=memory.device)  # the text position attended most
         hidden = []
         for step in range(max_steps):
-            h = self.core.decoder.step(mel.embed_step(previous, step), cache)  # (B, 1, d)
+            if self.window is None:
+                h = self.core.decoder.step(mel.embed_step(previous, step), cache)  # (B, 1, d)
+            else:
+                h, weights = self.core.decoder.step(mel.embed_step(previous, step), cache, need_weights=True,
+                                                    memory_attn_masks=self.window.masks(focus, src_mask))
+                focus = self.window.focus(weights)
             hidden.append(h)
             previous = self.frame_head(h)[..., -mel.n_mels :]  # the step's last frame (B, 1, n_mels)
             stopped = torch.sigmoid(self.stop_head(h)[:, 0, 0]) > self.hparams.stop_threshold
@@ -140,3 +165,43 @@ class TextToSpeechTask(SpeechSynthesisTask):
         _, refined, _, lengths = self.generate(memory, src_mask)
         return [self.target.to_waveform(refined[i, :n]) for i, n in enumerate(lengths.tolist())]
 
+
+
+class AttentionWindow:
+    """Holds the guided heads (the first ``heads`` of the last ``layers`` of ``n_layers`` layers of
+    ``n_heads``) of a decoding step to the text positions from ``back`` before to ``ahead`` after
+    the focus, the position their mean attention peaked at in the step before."""
+
+    def __init__(self, back: int, ahead: int, layers: int, heads: int, n_layers: int, n_heads: int):
+        self.back, self.ahead, self.heads, self.n_heads = back, ahead, heads, n_heads
+        self.guided = list(range(max(0, n_layers - layers), n_layers))
+        self.n_layers = n_layers
+
+    def masks(self, focus: Tensor, src_mask: Tensor) -> list[Tensor | None]:
+        """(B,) focus and (B, S) text padding -> per layer a (B, n_heads, 1, S) mask (True = may
+        attend: the window for the guided heads, every real position for the others), None for
+        the layers not guided."""
+        position = torch.arange(src_mask.size(1), device=src_mask.device)[None, :]
+        near = (position >= (focus - self.back)[:, None]) & (position <= (focus + self.ahead)[:, None]) & ~src_mask
+        guided = torch.arange(self.n_heads, device=src_mask.device)[None, :, None] < self.heads  # (1, H, 1)
+        mask = torch.where(guided, near[:, None, :], ~src_mask[:, None, :])[:, :, None, :]  # (B, H, 1, S)
+        return [mask if index in self.guided else None for index in range(self.n_layers)]
+
+    def focus(self, weights: list[Tensor]) -> Tensor:
+        """Per layer (B, H, 1, S) cross-attention -> (B,) the text position the guided heads
+        attend most on average."""
+        guided = torch.stack([weights[index][:, : self.heads, 0] for index in self.guided], 1)  # (B, l, h, S)
+        return guided.float().mean((1, 2)).argmax(-1)
+
+
+def _attention_window(window: Sequence[int] | None, objectives, n_layers: int, n_heads: int) -> AttentionWindow | None:
+    if window is None:
+        return None
+    if len(window) != 2 or min(window) < 0:
+        raise ValueError(f"task.attention_window must be [back, ahead], two counts of text positions >= 0 (ESPnet: "
+                         f"[1, 3]), or null; got {list(window)}")
+    guided = [objective for objective in objectives if isinstance(objective, GuidedAttention)]
+    if not guided:
+        raise ValueError("task.attention_window holds the heads that guided_attention trains to a window; add a "
+                         "guided_attention objective (conf/task/tts.yaml) or set task.attention_window=null")
+    return AttentionWindow(int(window[0]), int(window[1]), guided[0].layers, guided[0].heads, n_layers, n_heads)

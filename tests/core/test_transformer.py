@@ -78,3 +78,24 @@ def test_bad_input_names_the_culprit():
         EncoderDecoder(30, 4, 1, 1, 32)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         EncoderDecoder(16, 2, 1, 1, 32, activation="swish")
+
+
+@torch.no_grad()
+def test_cached_steps_take_a_memory_mask_per_layer_and_return_the_cross_attention():
+    torch.manual_seed(0)
+    model = EncoderDecoder(16, 2, 1, 2, 32, dropout=0.0).eval()
+    memory, pad = torch.randn(2, 5, 16), torch.tensor([[False] * 5, [False] * 3 + [True] * 2])
+    x = torch.randn(2, 1, 16)
+    plain = model.decoder.step(x, model.decoder.init_cache(memory, pad))
+    same_as_padding = [~pad[:, None, None, :], None]  # layer 0: the padding mask written out; layer 1: kept
+    out, weights = model.decoder.step(x, model.decoder.init_cache(memory, pad), need_weights=True,
+                                      memory_attn_masks=same_as_padding)
+    torch.testing.assert_close(out, plain)
+    assert [w.shape for w in weights] == [(2, 2, 1, 5)] * 2 and weights[1][1, :, 0, 3:].abs().sum() == 0
+    only_first = torch.zeros(2, 2, 1, 5, dtype=torch.bool)
+    only_first[..., 0] = True  # every head of layer 1 sees memory position 0 alone
+    _, weights = model.decoder.step(x, model.decoder.init_cache(memory, pad), need_weights=True,
+                                    memory_attn_masks=[None, only_first])
+    torch.testing.assert_close(weights[1][..., 0], torch.ones(2, 2, 1))
+    with pytest.raises(ValueError, match="one entry per decoder layer \\(2\\), got 1"):
+        model.decoder.step(x, model.decoder.init_cache(memory, pad), memory_attn_masks=[None])

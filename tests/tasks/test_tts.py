@@ -214,3 +214,51 @@ def test_the_baseline_writes_the_mean_training_frame_everywhere():
     mean = torch.cat([task.target.prepare(c) for c in clips[:2]]).mean(0)
     assert key == "test/mel_l1" and what == "every frame the mean training frame"
     assert value == pytest.approx(float((task.target.prepare(clips[2]) - mean).abs().mean()))
+
+
+def _guided(window) -> TextToSpeechTask:
+    task = _model(reduction=2)
+    return TextToSpeechTask(dict(task.fields), task.core, {"guided": GuidedAttention(layers=1, heads=1)},
+                            postnet_channels=8, max_seconds=0.3, stop_threshold=1.0, attention_window=window).eval()
+
+
+@torch.no_grad()
+def test_an_attention_window_wider_than_the_text_decodes_what_no_window_does():
+    text = _model().source
+    source = text.collate([text.prepare(s) for s in ("three one four", "two")])
+    free, wide = _guided(None), _guided([50, 50])
+    wide.load_state_dict(free.state_dict())
+    outputs = [task.generate(*task.encode(source)) for task in (free, wide)]
+    for a, b in zip(*outputs):
+        torch.testing.assert_close(a, b)
+
+
+@torch.no_grad()
+def test_the_guided_head_moves_at_most_the_window_each_step_and_the_others_see_the_whole_text():
+    task = _guided([0, 1])
+    text = task.source
+    source = text.collate([text.prepare(s) for s in ("three one four", "two")])
+    memory, src_mask = task.encode(source)
+    masks = task.window.masks(torch.tensor([3, 2]), src_mask)
+    assert masks[0] is None and masks[1].shape == (2, 2, 1, 14)  # only the last layer is guided; 2 heads
+    assert masks[1][0, 0, 0].nonzero().flatten().tolist() == [3, 4]  # its first head: the focus and one ahead
+    assert masks[1][1, 0, 0].nonzero().flatten().tolist() == [2]  # "two" ends at position 2
+    assert masks[1][:, 1, 0].tolist() == (~src_mask).tolist()  # the second head: every real character
+    seen, focus = [], task.window.focus
+    task.window.focus = lambda weights: seen.append(focus(weights)) or seen[-1]
+    task.generate(memory, src_mask)
+    steps = torch.stack([torch.zeros(2, dtype=torch.long)] + seen)  # (steps + 1, B): the focus starts at 0
+    moves = steps[1:] - steps[:-1]
+    assert len(seen) == 12 and moves.min() >= 0 and moves.max() <= 1
+    assert steps[:, 1].max() <= 2  # never past "two"'s last character
+
+
+def test_an_attention_window_is_refused_without_guided_heads_or_of_the_wrong_shape():
+    task = _model()
+    with pytest.raises(ValueError, match="task.attention_window.*guided_attention"):
+        task.attention_window = [1, 3]
+    with pytest.raises(ValueError, match=r"task.attention_window must be \[back, ahead\]"):
+        _guided([1, 2, 3])
+    guided = _guided(None)
+    guided.attention_window = [1, 3]
+    assert guided.attention_window == [1, 3] and guided.window.back == 1 and guided.window.ahead == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
@@ -219,14 +221,27 @@ class Decoder(RecordsArguments, nn.Module):
                 cross_cache.set(*layer.cross_attn.memory_keys_values(memory))
         return cache
 
-    def step(self, x: Tensor, cache: DecoderCache) -> Tensor:
+    def step(self, x: Tensor, cache: DecoderCache, need_weights: bool = False,
+             memory_attn_masks: Sequence[Tensor | None] | None = None):
         """Cached decoding: (B, t, d) embeddings of the newest t tokens (a whole prompt, then one
-        token a step) -> (B, t, d); each attends causally to itself and everything cached."""
+        token a step) -> (B, t, d); each attends causally to itself and everything cached.
+
+        ``memory_attn_masks``: one entry per layer, a (B, H or 1, t, S) bool mask (True = may
+        attend) in place of the memory padding mask, or None to keep it there (speech synthesis
+        holds some heads to a window of the text this way). With ``need_weights`` also a list of
+        each layer's cross-attention weights (B, H, t, S).
+        """
         _check_sequence(x, None, self.d_model, "decoder step input")
-        for layer, layer_cache in zip(self.layers, cache.layers):
-            x, _ = layer(x, None, cache.memory_pad_mask, cache=layer_cache)
+        masks = [None] * len(self.layers) if memory_attn_masks is None else list(memory_attn_masks)
+        if len(masks) != len(self.layers):
+            raise ValueError(f"memory_attn_masks needs one entry per decoder layer ({len(self.layers)}), got {len(masks)}")
+        weights = []
+        for layer, layer_cache, mask in zip(self.layers, cache.layers, masks):
+            x, (_, cross) = layer(x, None, cache.memory_pad_mask, cache=layer_cache, need_weights=need_weights,
+                                  memory_attn_mask=mask)
+            weights.append(cross)
         cache.offset += x.size(1)  # a static cache's tensor, in place: every layer's cache holds it
-        return self._normed(x)
+        return (self._normed(x), weights) if need_weights else self._normed(x)
 
     def _check_memory(self, memory: Tensor | None, memory_pad_mask: Tensor | None) -> None:
         if not self.cross_attention:
