@@ -79,9 +79,7 @@ class TextToSpeechTask(SpeechSynthesisTask):
 
     @attention_window.setter
     def attention_window(self, window: Sequence[int] | None) -> None:
-        decoder = self.core.decoder
-        self.window = _attention_window(window, self.objectives.values(), len(decoder.layers),
-                                        decoder.layers[0].cross_attn.n_heads)
+        self.window = _attention_window(window, self.objectives.values(), self.core.decoder)
         self._attention_window = None if window is None else [int(size) for size in window]
 
     def default_objectives(self) -> dict[str, Objective]:
@@ -194,7 +192,7 @@ class AttentionWindow:
         return guided.float().mean((1, 2)).argmax(-1)
 
 
-def _attention_window(window: Sequence[int] | None, objectives, n_layers: int, n_heads: int) -> AttentionWindow | None:
+def _attention_window(window: Sequence[int] | None, objectives, decoder: nn.Module) -> AttentionWindow | None:
     if window is None:
         return None
     if len(window) != 2 or min(window) < 0:
@@ -204,4 +202,7 @@ def _attention_window(window: Sequence[int] | None, objectives, n_layers: int, n
     if not guided:
         raise ValueError("task.attention_window holds the heads that guided_attention trains to a window; add a "
                          "guided_attention objective (conf/task/tts.yaml) or set task.attention_window=null")
-    return AttentionWindow(int(window[0]), int(window[1]), guided[0].layers, guided[0].heads, n_layers, n_heads)
+    if len(decoder.layers) == 0:
+        raise ValueError("task.attention_window holds decoder heads to a window; this decoder has no layers")
+    n_heads = decoder.layers[0].cross_attn.n_heads
+    return AttentionWindow(int(window[0]), int(window[1]), guided[0].layers, guided[0].heads, len(decoder.layers), n_heads)
