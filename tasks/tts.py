@@ -164,7 +164,6 @@ class TextToSpeechTask(SpeechSynthesisTask):
         return [self.target.to_waveform(refined[i, :n]) for i, n in enumerate(lengths.tolist())]
 
 
-
 class AttentionWindow:
     """Holds the guided heads (the first ``heads`` of the last ``layers`` of ``n_layers`` layers of
     ``n_heads``) of a decoding step to the text positions from ``back`` before to ``ahead`` after
@@ -195,9 +194,9 @@ class AttentionWindow:
 def _attention_window(window: Sequence[int] | None, objectives, decoder: nn.Module) -> AttentionWindow | None:
     if window is None:
         return None
-    if len(window) != 2 or min(window) < 0:
-        raise ValueError(f"task.attention_window must be [back, ahead], two counts of text positions >= 0 (ESPnet: "
-                         f"[1, 3]), or null; got {list(window)}")
+    if len(window) != 2 or window[0] < 0 or window[1] < 1:
+        raise ValueError(f"task.attention_window must be [back, ahead], text positions behind (>= 0) and ahead (>= 1, "
+                         f"or the focus never moves) of the last peak (ESPnet: [1, 3]), or null; got {list(window)}")
     guided = [objective for objective in objectives if isinstance(objective, GuidedAttention)]
     if not guided:
         raise ValueError("task.attention_window holds the heads that guided_attention trains to a window; add a "

@@ -259,6 +259,8 @@ def test_an_attention_window_is_refused_without_guided_heads_or_of_the_wrong_sha
         task.attention_window = [1, 3]
     with pytest.raises(ValueError, match=r"task.attention_window must be \[back, ahead\]"):
         _guided([1, 2, 3])
+    with pytest.raises(ValueError, match=r"task.attention_window must be \[back, ahead\]"):
+        _guided([1, 0])
     guided = _guided(None)
     guided.attention_window = [1, 3]
     assert guided.attention_window == [1, 3] and guided.window.back == 1 and guided.window.ahead == 3
