@@ -107,3 +107,13 @@ def test_memory_keys_values_are_what_cross_attention_attends_over():
     torch.testing.assert_close(attention(q, cache=cache)[0], attention(q, memory)[0])
     with pytest.raises(ValueError, match="cross-attention"):
         MultiHeadAttention(16, 4).memory_keys_values(memory)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_masks_are_built_on_the_queries_device(need_weights):
+    # A causal mask with no padding, built for the explicit path that returns weights (TTS training),
+    # once landed on the CPU and broke every CUDA run; the meta device stands in for a GPU here.
+    attention = MultiHeadAttention(8, 2).to("meta").eval()
+    out, weights = attention(torch.empty(2, 5, 8, device="meta"), causal=True, need_weights=need_weights)
+    assert out.device.type == "meta" and out.shape == (2, 5, 8)
+    assert (weights is not None) == need_weights

@@ -150,7 +150,7 @@ class MultiHeadAttention(nn.Module):
         causal = causal and q.size(2) > 1 and attn_mask is None
         explicit = need_weights or self._cpu_dropout(q)
         mask = attn_mask if attn_mask is not None else _attention_mask(key_pad_mask, causal, q.size(2), k.size(2),
-                                                                       explicit=explicit)
+                                                                       q.device, explicit=explicit)
         if explicit:
             out, weights = self._attend_explicitly(q, k, v, mask)
         else:
@@ -228,7 +228,7 @@ class MultiHeadAttention(nn.Module):
 
 
 def _attention_mask(
-    key_pad_mask: Tensor | None, causal: bool, n_queries: int, n_keys: int, explicit: bool = False
+    key_pad_mask: Tensor | None, causal: bool, n_queries: int, n_keys: int, device: torch.device, explicit: bool = False
 ) -> Tensor | None:
     """Boolean mask for SDPA (True = may attend), broadcastable to (B, H, T, S), or None.
 
@@ -237,7 +237,6 @@ def _attention_mask(
     """
     if key_pad_mask is None and (not causal or (n_queries == n_keys and not explicit)):
         return None
-    device = key_pad_mask.device if key_pad_mask is not None else None
     allowed = None
     if causal:  # query t (the last n_queries of n_keys positions) sees keys <= t
         allowed = torch.ones(n_queries, n_keys, dtype=torch.bool, device=device).tril(n_keys - n_queries)
