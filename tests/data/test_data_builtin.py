@@ -3,6 +3,7 @@
 import dataclasses
 import gzip
 import json
+import os
 import shutil
 from itertools import islice
 from pathlib import Path
@@ -239,3 +240,16 @@ def test_real_freedict_with_headwords_keeps_the_sentence_test_split(tmp_path):
 def _pairs(data):
     """The items as ``(source, target)``."""
     return zip(data.column("source"), data.column("target"))
+
+
+def test_data_processes_is_every_core_unless_the_variable_says(monkeypatch):
+    from tformer.data.builtin import data_processes
+
+    monkeypatch.delenv("TFORMER_DATA_PROCESSES", raising=False)
+    assert data_processes() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("TFORMER_DATA_PROCESSES", "5")
+    assert data_processes() == 5
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("TFORMER_DATA_PROCESSES", bad)
+        with pytest.raises(DataError, match=f"TFORMER_DATA_PROCESSES='{bad}' must be a whole number"):
+            data_processes()

@@ -4,6 +4,7 @@ import json
 import random
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,16 @@ def test_missing_programs_and_voices_give_the_apt_line(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(DataError, match="apt-get install -y festival festvox-kallpc16k festvox-us-slt-hts"):
         prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["festival"])
+
+
+@needs_espeak
+def test_the_data_are_the_same_for_any_number_of_processes(tmp_path, monkeypatch):
+    made = {}
+    for processes in ("1", "3"):  # 3 processes share 2 chunks of train (32 utterances a chunk) and the rest
+        monkeypatch.setenv("TFORMER_DATA_PROCESSES", processes)
+        folder = prepared_folder("espeak_digits", tmp_path / processes, train_size=40, valid_size=2, test_size=2)
+        made[processes] = {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+        info = json.loads(made[processes].pop(Path("info.json")))
+        assert info.pop("seconds") >= 0  # the preparation time, the one thing that may differ
+        made[processes]["info"] = info
+    assert len(made["1"]) == 40 + 2 + 2 + 3 + 1 and made["1"] == made["3"]  # the WAVs, 3 manifests and info.json

@@ -26,7 +26,7 @@ from tformer.data.errors import DataError
 
 __all__ = [
     "Builtin", "BUILTINS", "register_builtin", "data_root", "changed_options", "dataset_folder", "prepared_folder",
-    "read_info", "check_split",
+    "read_info", "check_split", "data_processes",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,19 @@ def data_root(root: str | PathLike | None = None) -> Path:
     if root is None:
         root = os.environ.get("TFORMER_DATA") or Path.home() / ".cache" / "tformer" / "data"
     return Path(root).expanduser()
+
+
+def data_processes() -> int:
+    """How many processes synthesize, render or decode while a data set is prepared:
+    ``$TFORMER_DATA_PROCESSES``, else every core this process may run on. What is drawn is drawn
+    before the work is shared out, so the data are the same for any count."""
+    value = os.environ.get("TFORMER_DATA_PROCESSES", "").strip()
+    if not value:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise DataError(f"TFORMER_DATA_PROCESSES={value!r} must be a whole number of processes >= 1, or unset "
+                        f"(every core)")
+    return int(value)
 
 
 def read_info(folder: Path) -> dict[str, Any] | None:

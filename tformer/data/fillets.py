@@ -29,6 +29,7 @@ import soundfile
 import torch
 import torchaudio
 
+from tformer.data.builtin import data_processes
 from tformer.data.errors import DataError
 from tformer.data.fillets_script import Line, in_latin_script, normalize, read_lines
 from tformer.data.synthesizers import SAMPLE_RATE, save_wav
@@ -40,7 +41,6 @@ LANGUAGES = ("cs", "nl", "en")
 SPLITS = ("train", "valid", "test", "test_unseen")
 UNSEEN_SPEAKERS = ("font_statue", "font_cyan", "font_linuxer1", "font_linuxer2", "font_parrot")
 SILENCE_DB = -55.0  # a clip whose loudest 50 ms window stays below this (dBFS) holds no speech
-PROCESSES = 2
 _PACKAGES = {"cs": "fillets-ng-data-cs", "nl": "fillets-ng-data-nl", "en": "fillets-ng-data"}
 
 
@@ -180,7 +180,7 @@ def prepare_fillets_speech(folder: Path, game_dir: str = GAME_DIR) -> dict[str, 
         skipped: Counter = Counter()
         found[language] = (_clips(game, language, lines, skipped), skipped)
     splits = assign_splits([line for clips, _ in found.values() for _, line in clips])
-    pool = ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) \
+    pool = ProcessPoolExecutor(data_processes(), mp_context=multiprocessing.get_context("spawn")) \
         if len(splits) > 100 else None  # a few clips decode faster than processes start
     try:
         for language, (clips, skipped) in found.items():

@@ -18,13 +18,13 @@ from typing import Any, Sequence
 
 import torch
 
+from tformer.data.builtin import data_processes
 from tformer.data.errors import DataError
 from tformer.data.espeak import Espeak, EspeakOneVoice
 from tformer.data.synthesizers import SAMPLE_RATE, Festival, Flite, Synthesizer
 
-__all__ = ["SYNTHESIZERS", "PROCESSES", "prepare_speech", "check_synthesizers"]
+__all__ = ["SYNTHESIZERS", "prepare_speech", "check_synthesizers"]
 
-PROCESSES = 2
 CHUNK = 32  # utterances per task handed to a process
 SYNTHESIZERS: dict[str, Synthesizer] = {part.name: part for part in (Espeak(), Flite(), Festival(), EspeakOneVoice())}
 
@@ -74,10 +74,10 @@ def _chunks(jobs: list[dict]) -> list[tuple[str, list[dict]]]:
 
 
 def _synthesize(jobs: list[dict]) -> dict[str, float]:
-    """Render every job with two processes; the duration of each job's file by its path."""
+    """Render every job with ``data_processes()`` processes; the duration of each job's file by its path."""
     chunks = _chunks(jobs)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(PROCESSES, mp_context=context, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(data_processes(), mp_context=context, initializer=_init_worker) as pool:
         results = list(pool.map(_run_chunk, chunks))
     return {job["path"]: d for (_, chunk), durations in zip(chunks, results) for job, d in zip(chunk, durations)}
 
@@ -104,7 +104,7 @@ def prepare_speech(
     folder: Path, texts: dict[str, list], seed: int = 0, extra_keys: tuple[str, ...] = (),
     synthesizers: Sequence[str] = ("espeak",),
 ) -> dict[str, Any]:
-    """Synthesize every split's texts into ``folder`` with two processes, and write the manifests.
+    """Synthesize every split's texts into ``folder`` with ``data_processes()`` processes, and write the manifests.
 
     Args:
         folder: the (temporary) output folder.

@@ -25,7 +25,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable
 
-from tformer.data.builtin import Builtin, prepared_folder, register_builtin
+from tformer.data.builtin import Builtin, data_processes, prepared_folder, register_builtin
 from tformer.data.datasets import RawDataset
 from tformer.data.errors import DataError, require_path
 from tformer.data.fonts import FONT_DIR, FONTS, font_paths, missing_characters
@@ -34,12 +34,11 @@ from tformer.data.line_render import draw_style, render_line
 from tformer.kinds import IMAGE, TEXT, gives
 from tformer.registry import DATASETS
 
-__all__ = ["IMAGE_SPLITS", "PROCESSES", "cut_line", "held_out_free", "prepare_text_lines", "TextLinesDataset",
+__all__ = ["IMAGE_SPLITS", "cut_line", "held_out_free", "prepare_text_lines", "TextLinesDataset",
            "text_lines"]
 
 log = logging.getLogger(__name__)
 IMAGE_SPLITS = ("train", "valid", "test", "test_clean")
-PROCESSES = 2
 CHUNK = 256  # lines per task handed to a process
 
 
@@ -166,7 +165,7 @@ def _check_options(fonts: dict[str, list[str]], **counts: int) -> None:
 def prepare_text_lines(
     folder: Path, train_size: int = 30000, valid_size: int = 500, test_size: int = 1000, seed: int = 0,
     max_chars: int = 48, fonts: dict[str, list[str]] = FONTS, font_dir: str = str(FONT_DIR),
-    dict_path: str = str(DICT_PATH), processes: int = PROCESSES,
+    dict_path: str = str(DICT_PATH), processes: int | None = None,
 ) -> dict[str, Any]:
     """Draw the lines of every split into ``folder/<split>/NNNNNN.png`` and write ``<split>.jsonl``.
 
@@ -178,7 +177,7 @@ def prepare_text_lines(
         fonts: split -> font files (relative to ``font_dir``), "train", "valid" and "test".
         font_dir: the fonts' folder.
         dict_path: the FreeDict dictionary (see ``freedict_de_en``).
-        processes: processes that draw (2: the cores of the machines this was made on).
+        processes: processes that draw (default ``data_processes()``: every core, or $TFORMER_DATA_PROCESSES).
     Returns:
         The info record: lines, characters and fonts per split, what was skipped and why, megabytes.
     """
@@ -196,7 +195,7 @@ def prepare_text_lines(
                           for job in jobs["test"]]
     for split in IMAGE_SPLITS:
         (folder / split).mkdir()
-    _render(folder, [job for split in IMAGE_SPLITS for job in jobs[split]], processes)
+    _render(folder, [job for split in IMAGE_SPLITS for job in jobs[split]], processes or data_processes())
     for split in IMAGE_SPLITS:
         _write_manifest(folder / f"{split}.jsonl", jobs[split], Path(font_dir))
     info = {
@@ -252,7 +251,7 @@ class TextLinesDataset(RawDataset):
 @DATASETS.register("text_lines")
 @gives(source=IMAGE, target=TEXT)
 def text_lines(split: str = "train", root: str | None = None, train_size: int = 30000, seed: int = 0) -> TextLinesDataset:
-    """One split of the rendered text lines, prepared on first use (a few minutes, two processes).
+    """One split of the rendered text lines, prepared on first use (a few minutes on two cores).
 
     Args:
         split: "train", "valid", "test" (fonts training never sees, distorted like training) or
