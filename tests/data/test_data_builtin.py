@@ -243,10 +243,12 @@ def _pairs(data):
 
 
 def test_data_processes_is_every_core_unless_the_variable_says(monkeypatch):
-    from tformer.data.builtin import data_processes
+    from tformer.data.builtin import MAX_PROCESSES, data_processes
 
     monkeypatch.delenv("TFORMER_DATA_PROCESSES", raising=False)
-    assert data_processes() == len(os.sched_getaffinity(0))
+    assert data_processes() == min(len(os.sched_getaffinity(0)), MAX_PROCESSES)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert data_processes() == MAX_PROCESSES == 16
     monkeypatch.setenv("TFORMER_DATA_PROCESSES", "5")
     assert data_processes() == 5
     for bad in ("0", "two", "-1"):

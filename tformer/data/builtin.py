@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+MAX_PROCESSES = 16  # unless asked for: a spawned process imports torch again (about 0.3 GB each)
 SPLITS = ("train", "valid", "test")
 
 
@@ -87,11 +88,12 @@ def data_root(root: str | PathLike | None = None) -> Path:
 
 def data_processes() -> int:
     """How many processes synthesize, render or decode while a data set is prepared:
-    ``$TFORMER_DATA_PROCESSES``, else every core this process may run on. What is drawn is drawn
-    before the work is shared out, so the data are the same for any count."""
+    ``$TFORMER_DATA_PROCESSES``, else every core this process may run on, up to ``MAX_PROCESSES``.
+    What is drawn is drawn before the work is shared out, so the data are the same for any count."""
     value = os.environ.get("TFORMER_DATA_PROCESSES", "").strip()
     if not value:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return min(cores, MAX_PROCESSES)
     if not value.isdigit() or int(value) < 1:
         raise DataError(f"TFORMER_DATA_PROCESSES={value!r} must be a whole number of processes >= 1, or unset "
                         f"(every core)")
