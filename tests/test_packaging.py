@@ -138,3 +138,23 @@ def test_the_wheel_trains_and_predicts_outside_the_checkout(tmp_path):
     out = _run([str(venv / "bin" / "python"), "-c", PREDICT], work)
     labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     assert out.split("PREDICTED ", 1)[1].strip() in labels, out
+
+
+CHECKOUT_ONLY = """
+import runpy, sys
+# as a Python without this project installed: no editable-install finder, the checkout on the path
+sys.meta_path = [finder for finder in sys.meta_path if "editable" not in getattr(finder, "__module__", "")]
+sys.path.insert(0, sys.argv.pop(1))
+import tformer.conf, tformer.tasks
+print("CONF", tformer.conf.__file__)
+sys.argv = ["tformer-train", "--cfg", "job", "experiment=tts_digits"]
+runpy.run_module("tformer.cli.train", run_name="__main__")
+"""
+
+
+def test_a_checkout_on_the_path_runs_without_installing(tmp_path):
+    # conf/ and tasks/ sit beside tformer/ in a checkout; an install maps them into it.
+    result = subprocess.run([sys.executable, "-c", CHECKOUT_ONLY, str(ROOT)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"CONF {ROOT / 'conf' / '__init__.py'}" in result.stdout
+    assert "_target_: tformer.tasks.tts.TextToSpeechTask" in result.stdout and "reduction: 5" in result.stdout
