@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from tformer.core import Encoder
+from tformer.core.dropout import Dropout
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, Tokenizer
 from tformer.tokenizers.label import LabelTokenizer
@@ -63,7 +64,7 @@ class ClassificationTask(Task):
         super().__init__(fields, core, objectives, optimizer, scheduler, predict_batch_size)
         self.save_hyperparameters(ignore=["fields", "core", "objectives", "optimizer", "scheduler"])
         self.use_cls = pooling == "cls" or (pooling == "auto" and has_cls)
-        self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(core.d_model, target.n_classes))
+        self.head = nn.Sequential(Dropout(head_dropout), nn.Linear(core.d_model, target.n_classes))
         n = target.n_classes
         self.metrics = nn.ModuleDict({
             f"{stage}_{name}": metric

@@ -12,6 +12,7 @@ import soundfile
 import torch
 from torch import Tensor, nn
 
+from tformer.core.dropout import Dropout
 from tformer.kinds import TEXT
 from tformer.tokenizers import Batch, Tokenizer, lengths_to_pad_mask
 from tformer.tokenizers.mel import MelTokenizer
@@ -43,7 +44,7 @@ class PostNet(nn.Module):
             nn.Sequential(nn.Conv1d(a, b, kernel_size, padding=kernel_size // 2), nn.BatchNorm1d(b))
             for a, b in zip(widths[:-1], widths[1:])
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, frames: Tensor) -> Tensor:
         # frames: (B, T, n_mels), zero past each item's end -> residual (B, T, n_mels)

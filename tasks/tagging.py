@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from tformer.core import Encoder
+from tformer.core.dropout import Dropout
 from tformer.registry import OBJECTIVES, TASKS
 from tformer.tokenizers import Batch, TagTokenizer, TextOutput, Tokenizer
 from tformer.tokenizers.tags import IGNORE
@@ -75,7 +76,7 @@ class TaggingTask(Task):
         _check_fields(fields)
         super().__init__(fields, core, objectives, optimizer, scheduler, predict_batch_size)
         self.save_hyperparameters(ignore=["fields", "core", "objectives", "optimizer", "scheduler"])
-        self.heads = nn.ModuleDict({name: nn.Sequential(nn.Dropout(head_dropout), nn.Linear(core.d_model, fields[name].n_tags))
+        self.heads = nn.ModuleDict({name: nn.Sequential(Dropout(head_dropout), nn.Linear(core.d_model, fields[name].n_tags))
                                     for name in self.tag_fields})
         self.metrics = nn.ModuleDict({
             f"{stage}_{kind}_{name}": _metric(kind, fields[name].n_tags)

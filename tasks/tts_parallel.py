@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from tformer.core import EncoderDecoder
+from tformer.core.dropout import Dropout
 from tformer.flops import training_flops
 from tformer.registry import TASKS
 from tformer.tokenizers import Batch, Tokenizer, lengths_to_pad_mask
@@ -41,7 +42,7 @@ class DurationPredictor(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(width, channels, kernel_size, padding=kernel_size // 2)
                                    for width in (d_model, channels))
         self.norms = nn.ModuleList(nn.LayerNorm(channels) for _ in range(2))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.out = nn.Linear(channels, 1)
 
     def forward(self, memory: Tensor, pad_mask: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from ..core.dropout import Dropout
 from ..core.positions import embedding_scale
 from ..flops import flop_parameters, training_flops
 from ..kinds import AUDIO
@@ -168,7 +169,7 @@ class AudioFbankTokenizer(Tokenizer):
         self.subsampling = Conv2dSubsampling(n_mels, d_model, conv_channels or d_model)
         self.scale = embedding_scale(d_model)
         self.positions = build_positions(positions, d_model, max_len)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.max_positions = max_len
         self.chunk_seconds = chunk_seconds
         if chunk_seconds is not None:

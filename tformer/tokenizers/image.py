@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
+from ..core.dropout import Dropout
 from ..core.positions import sinusoidal_table
 from ..flops import flop_parameters, training_flops
 from ..kinds import IMAGE
@@ -143,7 +144,7 @@ class ImagePatchTokenizer(Tokenizer):
         self.cls_token = nn.Parameter(torch.randn(1, 1, d_model) * 1e-6) if class_token else None
         n_positions = self.n_prefix + self.grid[0] * self.grid[1]
         self.pos_embed = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, n_positions, d_model), std=0.02)) if positions == "learned" else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def _grid(self, size: Sequence[int]) -> tuple[int, int]:
         if size[0] % self.patch_size or size[1] % self.patch_size:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
+from ..core.dropout import Dropout
 from ..flops import flop_parameters, training_flops
 from ..kinds import IMAGE
 from ..registry import TOKENIZERS
@@ -90,7 +91,7 @@ class ImageLineTokenizer(Tokenizer):
         self.stem, channels, (rows, cols) = _line_stem([int(c) for c in stem_channels], height, patch_width)
         self.patch_embed = nn.Conv2d(channels, d_model, kernel_size=(rows, cols), stride=(rows, cols))
         self.positions = build_positions(positions, d_model, max_len)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.max_positions = max_len
 
     @property

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
 
+from ..core.dropout import Dropout, dropout
 from ..core.positions import SinusoidalPositions
 from ..kinds import AUDIO
 from ..registry import TOKENIZERS
@@ -96,7 +97,7 @@ class PreNet(nn.Module):
         # frames: (B, T, n_mels) -> (B, T, hidden)
         x = frames
         for layer in self.layers:
-            x = F.dropout(F.relu(layer(x)), self.dropout, training=self.training or self.dropout_at_inference)
+            x = dropout(F.relu(layer(x)), self.dropout, training=self.training or self.dropout_at_inference)
         return x
 
 
@@ -139,7 +140,7 @@ class MelTokenizer(Tokenizer):
         self.projection = nn.Linear(prenet_dim, d_model) if prenet_dim else None
         self.alpha = nn.Parameter(torch.ones(1))  # the trainable scale of the positions (Li et al. 2019)
         self.positions = SinusoidalPositions(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     @property
     def sample_rate(self) -> int:

@@ -11,6 +11,7 @@ from tokenizers import Tokenizer as HfTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 from torch import Tensor, nn
 
+from ..core.dropout import Dropout
 from ..core.positions import embedding_scale
 from ..flops import flop_parameters
 from ..kinds import LABEL, TEXT
@@ -42,7 +43,7 @@ class _TextEmbedding(TextOutput):
         self.scale = embedding_scale(d_model)
         self.positions = build_positions(positions, d_model, max_len)
         self.max_positions = max_len if positions == "learned" else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.embedding, self.output = self._new_layers(len(SPECIAL_TOKENS))
 
     def _new_layers(self, n: int) -> tuple[nn.Embedding, nn.Linear | None]:
