@@ -150,19 +150,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=None, help="a folder for summary.json, a WAV and a PNG")
     parser.add_argument("--attention-window", type=int, nargs=2, default=None, metavar=("BACK", "AHEAD"),
                         help="set the tts task's attention_window before speaking (default: the checkpoint's)")
+    parser.add_argument("--no-prenet-dropout", action="store_true",
+                        help="speak with the pre-net's dropout off (the recipe keeps it on, as Tacotron 2)")
     args = parser.parse_args(argv)
     seen = seen_digit_strings(args.seen if args.seen is not None else prepared_folder("espeak_digits"))
     digit_strings = unseen_digit_strings(args.count, seen, args.seed)
     tts, asr = tformer.load(args.tts), tformer.load(args.asr)
     if args.attention_window is not None:
         tts.attention_window = args.attention_window
+    if args.no_prenet_dropout:
+        tts.target.prenet.dropout_at_inference = False
     torch.manual_seed(args.seed)  # the pre-net's dropout stays on when predicting
     with tempfile.TemporaryDirectory() as folder:
         espeak = espeak_renderings([spoken(d) for d in digit_strings], Path(folder), args.voice, args.variant, args.speed)
         result = roundtrip(tts, asr, digit_strings, espeak)
     summary = {k: v for k, v in result.items() if k not in ("waves", "frames")}
     summary.update(tts=str(args.tts), asr=str(args.asr), seen_strings=len(seen), voice=f"{args.voice}+{args.variant}",
-                   attention_window=getattr(tts, "attention_window", None))
+                   attention_window=getattr(tts, "attention_window", None),
+                   prenet_dropout=tts.target.prenet.dropout_at_inference)
     print(json.dumps(summary, indent=2))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

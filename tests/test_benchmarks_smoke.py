@@ -222,6 +222,10 @@ def test_tts_roundtrip_transcribes_unseen_strings_and_writes_its_pictures(monkey
     assert summary["count"] == 2 and min(summary[k] for k in ("wer", "wer_espeak", "wer_espeak_griffin_lim")) >= 0
     assert 0 < summary["mel_l1_dtw"] < 10 and summary["seconds_ours"] == pytest.approx(2 * (40 - 1) * 200 / 16000, abs=0.01)
     assert json.loads((tmp_path / "summary.json").read_text())["count"] == 2
+    assert summary["prenet_dropout"] is True  # the recipe speaks with it, as Tacotron 2
+    quiet = tts_roundtrip.main(["--tts", str(tts.ckpt), "--asr", str(asr.ckpt), "--count", "1", "--seen", str(data),
+                                "--no-prenet-dropout"])
+    assert quiet["prenet_dropout"] is False
     wave, rate = soundfile.read(tmp_path / "tts_example.wav")
     assert rate == 16000 and len(wave) == (40 - 1) * 200
     assert (tmp_path / "tts_spectrograms.png").read_bytes()[:4] == b"\x89PNG"
