@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tts.attention_window = args.attention_window
     if args.no_prenet_dropout:
         tts.target.prenet.dropout_at_inference = False
-    torch.manual_seed(args.seed)  # the pre-net's dropout stays on when predicting
+    torch.manual_seed(args.seed)  # the pre-net keeps its dropout when predicting, unless --no-prenet-dropout
     with tempfile.TemporaryDirectory() as folder:
         espeak = espeak_renderings([spoken(d) for d in digit_strings], Path(folder), args.voice, args.variant, args.speed)
         result = roundtrip(tts, asr, digit_strings, espeak)
