@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(dict-freedict-deu-eng dataset-fashion-mnist espeak-ng libsndfile1 fortunes
           flite festival festvox-kallpc16k festvox-us-slt-hts fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl
+          asterisk-core-sounds-en-wav   # recorded_digits: a person reading the digits (tformer/data/recorded_digits.py)
           # text_lines' fonts (tformer/data/fonts.py), and Tesseract, the peer of benchmarks/ocr_peer.py
           fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35
           fonts-crosextra-carlito fonts-crosextra-caladea fonts-linuxlibertine fonts-ebgaramond fonts-open-sans

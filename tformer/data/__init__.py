@@ -18,6 +18,7 @@ from tformer.data.module import DataModule, ReportSkippedItems
 from tformer.data.sampler import TokenBudgetBatchSampler
 from tformer.data.sizes import estimate_sizes
 from tformer.data.skipped import SkippedItems
+from tformer.data.recorded_digits import recorded_digits
 from tformer.data.speech import espeak_digits, espeak_sentences
 from tformer.data.fillets_text import FilletsTextDataset, fillets_text
 from tformer.data.punctuation import punctuation_en, punctuation_fortunes
@@ -35,4 +36,5 @@ __all__ = [
     "Builtin", "BUILTINS", "data_root", "prepared_folder",
     "TextLinesDataset", "text_lines",
     "FortunesDataset", "FilletsSpeechDataset", "fillets_speech", "FilletsTextDataset", "fillets_text", "freedict_de_en", "fashion_mnist", "fortunes", "espeak_digits", "espeak_sentences",
+    "recorded_digits",
 ]
