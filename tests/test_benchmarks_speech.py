@@ -113,3 +113,17 @@ def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_pat
     task.generator = before
     assert best_path["cer"] == pytest.approx(float(char_error_rate(expected, references)))
     assert task.generator is before  # the recipe's generator is back
+
+
+def test_the_real_digits_score_counts_words_characters_and_misses(benchmarks, monkeypatch):
+    from benchmarks import real_digits
+
+    references = ["one two three", "four", "five five"]
+    heard = _Lookup({"a.wav": "one two", "b.wav": "four", "c.wav": "five"})
+    heard.eval = lambda: heard
+    monkeypatch.setattr(real_digits.tformer, "load", lambda checkpoint: heard)
+    result = real_digits.score("x.ckpt", ["a.wav", "b.wav", "c.wav"], references)
+    assert heard.seen == [["a.wav", "b.wav", "c.wav"]]
+    assert result["wer"] == pytest.approx(100 * 2 / 6, abs=0.01)  # "three" and one "five" deleted, of 6 words
+    assert result["cer"] == pytest.approx(100 * (6 + 5) / (13 + 4 + 9), abs=0.01)  # " three" and " five"
+    assert result["missed"] == {"three": 1, "five": 1} and result["words"] == 6
