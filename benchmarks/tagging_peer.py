@@ -4,6 +4,7 @@ same shape, trained on the same batches with the same BPE vocabulary, optimizer,
     python -m benchmarks.tagging_peer                 # the recipe's shape, 1,500 updates, bf16
     python -m benchmarks.tagging_peer --train freedict fortunes --updates 1000
     python -m benchmarks.tagging_peer --updates 4 --quick
+    python -m benchmarks.tagging_peer --lr 2e-3 --peer-lr 1e-3     # each model at its own peak learning rate
 
 BERT has one head: its labels are the (punctuation, case) pairs, on each word's first subword
 (-100 on the rest, as Hugging Face's token-classification examples align them); ours has a head
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
                           ("heads", 4), ("d-ff", 1024), ("seed", 0)):
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1e-3, help="the peak learning rate (ours, and the peer's unless --peer-lr)")
+    parser.add_argument("--peer-lr", type=float, default=None, help="the peer's peak learning rate, if not --lr")
     parser.add_argument("--norm", choices=("pre", "post"), default="pre", help="our layers' LayerNorm: before (the recipe's) or after")
     parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="sinusoidal", help="our positions")
     parser.add_argument("--embedding-std", type=float, default=None, help="our embedding's initial std (default d^-1/2)")
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     task = build_task(args, splits["train"])
     models = {"ours": task} | ({"peer": bert(task, args)} if args.models == "both" else {})
     data = {split: batches(task, rows, args.max_tokens) for split, rows in splits.items()}
-    optimizers = {k: torch.optim.AdamW(m.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01) for k, m in models.items()}
+    peak = {"ours": args.lr, "peer": args.lr if args.peer_lr is None else args.peer_lr}
+    optimizers = {k: torch.optim.AdamW(m.parameters(), lr=peak[k], betas=(0.9, 0.98), weight_decay=0.01) for k, m in models.items()}
     schedule = WarmupCosine(0.05, args.updates, min_ratio=0.01)
     times: dict[str, list[float]] = {name: [] for name in models}
     order = random.Random(args.seed)
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         batch = data["train"][queue.pop()]
         for name in (list(models) if update % 2 == 0 else list(models)[::-1]):
             for group in optimizers[name].param_groups:
-                group["lr"] = args.lr * schedule(update - 1)
+                group["lr"] = peak[name] * schedule(update - 1)
             start = time.perf_counter()
             with _autocast(args.precision):
                 loss = task.loss(batch)[0] if name == "ours" else peer_loss(models[name], task, batch)

@@ -274,6 +274,10 @@ def test_the_tagging_comparison_trains_both_models_on_the_same_batches(tmp_path,
                 assert scores["macro"] == pytest.approx(sum(v for k, v in scores.items() if k != "macro") / (len(scores) - 1), abs=1e-3)
     assert len(summary["seconds_per_update"]) == 2 and summary["speed_ratio"] > 0
 
+    tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--peer-lr", "0", "--out", str(tmp_path / "frozen")])
+    frozen = json.loads((tmp_path / "frozen" / "summary.json").read_text())
+    assert frozen["args"]["peer_lr"] == 0 and frozen["test_f1"]["ours"] == summary["test_f1"]["ours"]  # ours: its own rate
+
     tagging_peer.main(["--quick", "--updates", "4", "--max-tokens", "400", "--models", "ours", "--out", str(tmp_path),
                        "--train", "freedict", "fortunes"])
     alone = json.loads((tmp_path / "summary.json").read_text())
