@@ -74,11 +74,14 @@ def test_missing_prompts_name_the_file_and_the_package(tmp_path):
         recorded_digits(root=str(tmp_path / "data"), sounds_dir=str(tmp_path / "nowhere"))
 
 
-def test_only_a_test_split_and_one_sample_rate(tmp_path):
+def test_only_a_test_split_one_sample_rate_and_decodable_files(tmp_path):
     with pytest.raises(DataError, match="only a 'test' split"):
         recorded_digits("train", root=str(tmp_path / "data"))
     sounds = _prompts(tmp_path / "sounds")
     soundfile.write(sounds / "digits" / "7.wav", _word(7), 16000, subtype="PCM_16")
     with pytest.raises(DataError, match="different sample rates"):
+        recorded_digits(root=str(tmp_path / "data"), sounds_dir=str(sounds))
+    (sounds / "digits" / "3.wav").write_bytes(b"RIFF, but not a wave")
+    with pytest.raises(DataError, match=r"digits/3\.wav cannot be decoded .*apt-get install -y"):
         recorded_digits(root=str(tmp_path / "data"), sounds_dir=str(sounds))
     assert not list((tmp_path / "data").glob("recorded_digits*/info.json"))  # nothing half-written left as done

@@ -71,7 +71,7 @@ def _read_digits(sounds_dir: Path) -> tuple[list[np.ndarray], int]:
     for path in paths:
         try:
             audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        except (RuntimeError, soundfile.LibsndfileError) as error:
+        except RuntimeError as error:  # libsndfile cannot decode it
             raise DataError(f"recorded_digits: {path} cannot be decoded ({error}); reinstall it: {_INSTALL}") from None
         clips.append(trim_silence(audio.mean(axis=1), rate))
         rates.add(rate)
