@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
               f"of {result['clips']} strings; most missed {result['missed']}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        summary = [{**r, "hypotheses": None} for r in results]
+        summary = [{k: v for k, v in r.items() if k != "hypotheses"} for r in results]
         (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         for number, result in enumerate(results):
             lines = [f"{r}\t{h}" for r, h in zip(references, result["hypotheses"])]
