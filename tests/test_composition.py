@@ -23,6 +23,7 @@ TWO = {  # data sets of two fields, source and target
     "parallel_text": ("text", "text"), "labeled_text": ("text", "label"), "image_folder": ("image", "label"),
     "idx_images": ("image", "label"), "audio_manifest": ("audio", "text"), "fashion_mnist": ("image", "label"),
     "freedict_de_en": ("text", "text"), "espeak_digits": ("audio", "text"), "espeak_sentences": ("audio", "text"),
+    "recorded_digits": ("audio", "text"),
     "text_lines": ("image", "text"),
     "fashion_canvas": ("image", "boxes"), "detection_boxes": ("image", "boxes"),
 }
