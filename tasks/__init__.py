@@ -5,7 +5,7 @@ from . import alignment, generators, metrics, objectives, ranking
 from .base import Task
 from .classification import ClassificationTask
 from .detection import DetectionTask
-from .generators import Beam, CtcGreedy, CtcRescoredBeam, Generator, Greedy, Sampling
+from .generators import Beam, CtcGreedy, CtcJointBeam, CtcRescoredBeam, Generator, Greedy, Sampling
 from .language_model import LanguageModelTask
 from .objectives import CTC, BinaryCrossEntropy, Contrastive, CrossEntropy, GuidedAttention, Objective, Regression
 from .retrieval import RetrievalTask
@@ -19,6 +19,6 @@ __all__ = [
     "Task", "TranslationTask", "ClassificationTask", "LanguageModelTask", "TextToSpeechTask", "ParallelTextToSpeechTask", "TaggingTask", "TagCrossEntropy",
     "RetrievalTask", "DetectionTask", "SetCrossEntropy", "BoxL1", "BoxGIoU",
     "Objective", "CrossEntropy", "CTC", "Contrastive", "Regression", "BinaryCrossEntropy", "GuidedAttention",
-    "Generator", "Greedy", "Beam", "CtcRescoredBeam", "CtcGreedy", "Sampling",
+    "Generator", "Greedy", "Beam", "CtcRescoredBeam", "CtcJointBeam", "CtcGreedy", "Sampling",
     "alignment", "generators", "metrics", "objectives", "ranking",
 ]

@@ -1,6 +1,6 @@
 """Decoders of a task's outputs as parts chosen in YAML (``task.generator``): greedy, beam search
-with a length penalty, beam search rescored with a CTC objective, sampling, and the best path of
-a CTC objective alone.
+with a length penalty, beam search rescored with or jointly scored by a CTC objective, sampling,
+and the best path of a CTC objective alone.
 
 Each but the last drives the task's ``Decoding`` (one ``step(tokens, cache) -> logits`` callable,
 see ``tformer.core.decoding``); all return token ids per input, without the prefix and EOS.
@@ -14,10 +14,11 @@ import torch
 from torch import Tensor
 
 from tformer.core import Decoding, beam_search_nbest, greedy_search, sample
+from tformer.core.ctc_prefix import CtcPrefixScorer
 from tformer.core.config import RecordsArguments
 from tformer.registry import GENERATORS
 
-__all__ = ["Generator", "Greedy", "Beam", "CtcRescoredBeam", "CtcGreedy", "Sampling"]
+__all__ = ["Generator", "Greedy", "Beam", "CtcRescoredBeam", "CtcJointBeam", "CtcGreedy", "Sampling"]
 
 
 class Generator(RecordsArguments):
@@ -142,6 +143,14 @@ class CtcRescoredBeam(Beam):
         self.ctc_weight, self.objective = ctc_weight, objective
         self.needs = (objective,)
 
+    def check(self, task: Any, key: str = "task.generator") -> None:
+        super().check(task, key)
+        field = getattr(task.objectives[self.objective], "field", "target")
+        if field != "target":
+            raise ValueError(f"{key} ({GENERATORS.name_of(self)}) scores the decoder's text with the {self.objective!r} "
+                             f"objective, which transcribes the field {field!r}, not the target; choose "
+                             f"task/generator=beam (speech translation: CTC on the transcript trains, it cannot score)")
+
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         ctc = task.objectives[self.objective]
         weight = ctc.weight if self.ctc_weight is None else self.ctc_weight
@@ -155,6 +164,46 @@ class CtcRescoredBeam(Beam):
             scores = [(1 - weight) * h.log_prob + weight * next(ctc_scores) for h in hypotheses]
             best.append(hypotheses[max(range(len(scores)), key=scores.__getitem__)].ids if hypotheses else [])
         return best
+
+
+@GENERATORS.register("ctc_joint")
+class CtcJointBeam(CtcRescoredBeam):
+    """Joint CTC/attention decoding (Watanabe et al. 2017; ESPnet's default): every step of the
+    beam adds a CTC objective's prefix score to the decoder's, ``(1 - λ) · log p_attention +
+    λ · log p_CTC-prefix``, so that no hypothesis ends before CTC has spent the input's frames
+    and none repeats what the frames do not hold. Where an input is unlike the training data
+    (a person's voice after synthetic ones), the decoder alone tends to stop early; this keeps
+    the search where CTC's alignment allows.
+
+    Args:
+        beam_size: beams per input (1 still scores with CTC).
+        length_penalty: GNMT alpha.
+        ctc_weight: λ; ``None`` takes the CTC objective's training weight, 0 attention alone.
+        pre_beam: the decoder's best tokens per hypothesis (plus EOS) that CTC scores (ESPnet
+            takes 1.5 · beam_size); ``None`` scores the whole vocabulary, whose cost grows with
+            frames × hypotheses × vocabulary at every step.
+        objective: the name of the task's CTC objective.
+        static_cache, compiled: see ``Generator``.
+    """
+
+    def __init__(self, beam_size: int = 4, length_penalty: float = 0.6, ctc_weight: float | None = None,
+                 pre_beam: int | None = 16, objective: str = "ctc", static_cache: bool = False,
+                 compiled: bool = False):
+        super().__init__(beam_size, length_penalty, ctc_weight, objective, static_cache, compiled)
+        if pre_beam is not None and pre_beam < 1:
+            raise ValueError(f"task.generator.pre_beam must be at least 1 or null, got {pre_beam}")
+        self.pre_beam = pre_beam
+
+    def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
+        ctc = task.objectives[self.objective]
+        weight = ctc.weight if self.ctc_weight is None else self.ctc_weight
+        if weight == 0.0:
+            return Beam.generate(self, task, decoding, outputs)
+        memory, mask = outputs["memory"], outputs["memory_pad_mask"]
+        scorer = CtcPrefixScorer(ctc.log_probs(memory).transpose(0, 1), (~mask).sum(1), ctc.blank,
+                                 decoding.eos_id, self.beam_size)
+        n_best = beam_search_nbest(decoding, self.beam_size, self.length_penalty, scorer, weight, self.pre_beam)
+        return [hypotheses[0].ids if hypotheses else [] for hypotheses in n_best]
 
 
 @GENERATORS.register("ctc_greedy")

@@ -1,4 +1,5 @@
-"""ASR's joint decoding, as parts: attention beams rescored with the CTC objective's likelihood."""
+"""ASR's joint decoding, as parts: attention beams rescored with the CTC objective's likelihood, or
+scored with its prefix probabilities at every step."""
 
 import itertools
 import math
@@ -7,7 +8,8 @@ import pytest
 import torch
 
 from tformer.core import EncoderDecoder, beam_search, beam_search_nbest
-from tformer.tasks import CTC, CrossEntropy, CtcGreedy, CtcRescoredBeam, Greedy, TranslationTask
+from tformer.core.ctc_prefix import CtcPrefixScorer
+from tformer.tasks import CTC, CrossEntropy, CtcGreedy, CtcJointBeam, CtcRescoredBeam, Greedy, TranslationTask
 from tformer.tokenizers import AudioFbankTokenizer, TextCharTokenizer
 
 D = 16
@@ -131,3 +133,71 @@ def test_a_generator_that_drives_an_untrained_decoder_is_refused():
                                          r"\(task.objectives: cross_entropy 0, ctc 1\); give cross_entropy a weight above 0, "
                                          r"or choose a generator that reads the encoder alone \(ctc_greedy\)"):
         _task(CtcRescoredBeam(beam_size=3), ctc_weight=1.0)
+
+
+def _labellings(log_probs: torch.Tensor, blank: int) -> dict[tuple[int, ...], float]:
+    """Every labelling the frames can emit, with its CTC log-probability (brute force)."""
+    totals = {}
+    for path in itertools.product(range(log_probs.size(1)), repeat=log_probs.size(0)):
+        ids = tuple(p for i, p in enumerate(path) if p != blank and (i == 0 or p != path[i - 1]))
+        score = torch.tensor(sum(float(log_probs[t, p]) for t, p in enumerate(path)))
+        totals[ids] = float(torch.logaddexp(torch.tensor(totals.get(ids, -math.inf)), score))
+    return totals
+
+
+def _attention_log_prob(task, outputs, b: int, ids: list[int]) -> float:
+    """log p_attention(ids, EOS | input b), teacher-forced one step at a time."""
+    decoding = task.decoding(outputs["memory"][b : b + 1], outputs["memory_pad_mask"][b : b + 1])
+    cache, total, previous = decoding.new_cache(1), 0.0, decoding.prefix
+    for token in [*ids, decoding.eos_id]:
+        total += float(decoding.step(previous, cache).float().log_softmax(-1)[0, token])
+        previous = torch.tensor([[token]])
+    return total
+
+
+@torch.no_grad()
+def test_joint_decoding_at_ctc_weight_1_finds_ctcs_likeliest_labelling():
+    task = _task(CtcJointBeam(beam_size=6, length_penalty=0.0, ctc_weight=1.0))
+    outputs = _encoded()
+    found = task.search(outputs)
+    log_probs = task.objectives["ctc"].head(outputs["memory"]).log_softmax(-1)
+    for b, frames in enumerate((~outputs["memory_pad_mask"]).sum(1).tolist()):
+        totals = _labellings(log_probs[b, :frames], task.target.pad_id)
+        allowed = {ids: score for ids, score in totals.items() if task.target.eos_id not in ids}
+        assert tuple(found[b]) == max(allowed, key=allowed.get)
+
+
+@torch.no_grad()
+def test_joint_decoding_at_ctc_weight_0_is_the_attention_beam():
+    task = _task(CtcJointBeam(beam_size=3, ctc_weight=0.0))
+    outputs = _encoded()
+    assert task.search(outputs) == beam_search(task.decoding(outputs["memory"], outputs["memory_pad_mask"]), 3)
+
+
+@torch.no_grad()
+def test_a_joint_hypothesis_scores_both_models_likelihoods():
+    # the prefix scores telescope: a finished hypothesis's log_prob is (1 - λ) · log p_attention + λ · log p_CTC
+    task, weight = _task(), 0.4
+    task.hparams.max_len_offset = 3  # room for every hypothesis to end with EOS, not at the length limit
+    outputs = _encoded()
+    memory, mask = outputs["memory"], outputs["memory_pad_mask"]
+    ctc, decoding = task.objectives["ctc"], task.decoding(memory, mask)
+    scorer = CtcPrefixScorer(ctc.log_probs(memory).transpose(0, 1), (~mask).sum(1), ctc.blank, decoding.eos_id, 3)
+    for b, hypotheses in enumerate(beam_search_nbest(decoding, 3, 0.0, scorer, weight)):
+        assert hypotheses
+        for h in hypotheses:
+            expected = (1 - weight) * _attention_log_prob(task, outputs, b, h.ids) + weight * ctc.log_likelihood(outputs, [b], [h.ids])[0]
+            assert h.log_prob == pytest.approx(expected, abs=1e-4)
+
+
+def test_joint_decoding_settings_are_checked():
+    with pytest.raises(ValueError, match="task.generator.pre_beam must be at least 1 or null, got 0"):
+        CtcJointBeam(pre_beam=0)
+    fields = {"source": AudioFbankTokenizer(d_model=D, n_mels=8, conv_channels=4),
+              "target": TextCharTokenizer(d_model=D, alphabet="ab"),
+              "transcript": TextCharTokenizer(d_model=D, alphabet="ab")}
+    objectives = {"cross_entropy": CrossEntropy(weight=0.7), "ctc": CTC(weight=0.3, field="transcript")}
+    with pytest.raises(ValueError, match=r"task.generator \(ctc_joint\) scores the decoder's text with the 'ctc' "
+                                         r"objective, which transcribes the field 'transcript', not the target; "
+                                         r"choose task/generator=beam"):
+        TranslationTask(fields, EncoderDecoder(D, 2, 1, 1, 32), objectives, CtcJointBeam())

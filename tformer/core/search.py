@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
+from .ctc_prefix import CtcPrefixScorer
 from .decoding import Decoding
 from .sampling import argmax_token, sample_token
 
@@ -90,9 +91,18 @@ def beam_search(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6) -> l
 
 
 @torch.no_grad()
-def beam_search_nbest(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6) -> list[list[Hypothesis]]:
+def beam_search_nbest(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6, ctc: CtcPrefixScorer | None = None,
+                      ctc_weight: float = 0.0, pre_beam: int | None = None) -> list[list[Hypothesis]]:
     """``beam_search``'s finished hypotheses (up to ``beam_size`` per row), best first, for
-    rescoring with another model (e.g. the CTC-rescored beam of ``tformer.tasks.generators``)."""
+    rescoring with another model (e.g. the CTC-rescored beam of ``tformer.tasks.generators``).
+
+    Args:
+        ctc: CTC prefix scores of the same hypotheses (built for ``beam_size``): each step then
+            scores ``(1 - ctc_weight) · log p_decoder + ctc_weight · log p_CTC-prefix`` (joint
+            CTC/attention decoding), and the hypotheses' ``log_prob`` is that joint score.
+        pre_beam: with ``ctc``, the decoder's best ``pre_beam`` tokens (and EOS) per hypothesis
+            are scored by CTC, the rest dropped; ``None`` scores the whole vocabulary.
+    """
     prefix, eos_id, k = decoding.prefix, decoding.eos_id, beam_size
     batch, start, device = prefix.size(0), prefix.size(1), prefix.device
     limits = decoding.max_len.to(device)
@@ -105,6 +115,8 @@ def beam_search_nbest(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6
     base = (torch.arange(batch, device=device) * k).unsqueeze(1)  # (B, 1)
     for t in range(int(limits.max()) if batch else 0):
         logp = decoding.step(newest, cache).float().log_softmax(-1)  # (B*K, V)
+        if ctc is not None:
+            logp = _joint(logp, ctc, ctc_weight, pre_beam, eos_id)
         vocab = logp.size(-1)
         candidates = (scores.unsqueeze(2) + logp.view(batch, k, vocab)).view(batch, -1)  # (B, K*V)
         top_scores, top_index = candidates.topk(2 * k, dim=1)  # (B, 2K)
@@ -116,6 +128,8 @@ def beam_search_nbest(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6
         newest = (alive_index % vocab).view(-1, 1)  # (B*K, 1)
         tokens = torch.cat([tokens.index_select(0, rows), newest], dim=1)
         cache.reorder(rows)
+        if ctc is not None:
+            ctc.advance(rows, newest.view(-1))
         at_limit = (t + 1 >= limits).cpu() & ~done
         _finish_at_limit(finished, at_limit, alive_scores, tokens[:, start:], k, alpha)
         done |= torch.tensor([len(f) >= k for f in finished]) | at_limit
@@ -123,6 +137,18 @@ def beam_search_nbest(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6
             break
         scores = alive_scores.masked_fill(done.to(device).unsqueeze(1), float("-inf"))
     return [sorted(f, key=lambda h: -h.score) for f in finished]
+
+
+def _joint(logp: Tensor, ctc: CtcPrefixScorer, weight: float, pre_beam: int | None, eos_id: int) -> Tensor:
+    # (N, V) decoder log-probabilities -> joint scores, -inf outside the candidates CTC scored.
+    vocab = logp.size(-1)
+    if pre_beam is None or pre_beam >= vocab:
+        candidates = torch.arange(vocab, device=logp.device).expand(logp.size(0), -1)
+    else:  # EOS always among them: CTC decides whether the input is spent
+        eos = torch.tensor([eos_id], device=logp.device)
+        candidates = logp.index_fill(1, eos, float("inf")).topk(pre_beam + 1, dim=1).indices
+    joint = (1 - weight) * logp.gather(1, candidates) + weight * ctc.score(candidates)
+    return torch.full_like(logp, float("-inf")).scatter(1, candidates, joint)
 
 
 def _collect_finished(finished, done, top_scores, top_index, is_eos, generated, k, vocab, t, alpha) -> None:
