@@ -1,4 +1,4 @@
-"""Choose the CTC weight of a CTC-rescored beam on the validation split, then score the test splits.
+"""Choose the CTC weight of a CTC-scored beam on the validation split, then score the test splits.
 
     python -m benchmarks.asr_decoding benchmarks/runs/asr_fillets_cs [--weights 0.3 0.5 0.7 0.9] [--extra-split test_unseen]
 
@@ -6,7 +6,9 @@ Loads the run's last checkpoint and its data (``.hydra/config.yaml``), scores ev
 the validation clips (WER), and scores the test split, and each ``--extra-split`` of the same data
 set, with the recipe's λ and with the validation's best, so the test clips choose nothing, and
 with the CTC head's best path alone (no decoder: what a CTC model such as the Conformer peer
-decodes). WER and CER from torchmetrics.
+decodes), and with the other way of using CTC in the beam at the validation's weight: joint
+CTC/attention scoring at every step (``ctc_joint``) for a recipe that rescores finished beams
+(``ctc_beam``), and the other way round. WER and CER from torchmetrics.
 """
 
 from __future__ import annotations
@@ -22,15 +24,19 @@ from torchmetrics.functional.text import char_error_rate, word_error_rate
 
 import tformer
 from benchmarks.decoding import run_splits
-from tformer.tasks.generators import CtcGreedy, CtcRescoredBeam
+from tformer.tasks.generators import CtcGreedy, CtcJointBeam, CtcRescoredBeam
 
 
-def scores(task, audio: list[str], references: list[str], weight: float | None) -> dict[str, float]:
-    """WER and CER of the task's CTC-rescored beam with CTC weight ``weight``; ``None``: of the
-    CTC head's best path alone (``CtcGreedy``, the decoder unused)."""
+def scores(task, audio: list[str], references: list[str], weight: float | None, joint: bool | None = None) -> dict[str, float]:
+    """WER and CER of the task's CTC-scored beam with CTC weight ``weight`` (``joint``: with
+    ``CtcJointBeam`` or ``CtcRescoredBeam`` instead of the task's kind); ``None``: of the CTC
+    head's best path alone (``CtcGreedy``, the decoder unused)."""
     generator = task.generator
-    objective = generator.init_kwargs.get("objective", "ctc")
-    task.generator = CtcGreedy(objective) if weight is None else CtcRescoredBeam(**{**generator.init_kwargs, "ctc_weight": weight})
+    kwargs = {**generator.init_kwargs, "ctc_weight": weight}
+    kind = type(generator) if joint is None else CtcJointBeam if joint else CtcRescoredBeam
+    if kind is CtcRescoredBeam:
+        kwargs.pop("pre_beam", None)
+    task.generator = CtcGreedy(kwargs.get("objective", "ctc")) if weight is None else kind(**kwargs)
     try:
         hypotheses = task.predict(audio)
     finally:
@@ -61,10 +67,13 @@ def main(argv: list[str] | None = None) -> dict:
     on_valid = {w: scores(task, *valid, w) for w in args.weights}
     best = min(on_valid, key=lambda w: on_valid[w]["wer"])
     splits = {"test": test, **{name: extra_split(args.run, name) for name in args.extra_split}}
+    joint = isinstance(task.generator, CtcJointBeam)
+    other = f"{'rescored beam' if joint else 'joint decoding'} at the best ({best})"
     tested = {name: {f"recipe ({recipe})": scores(task, *data, recipe), f"best on validation ({best})": scores(task, *data, best),
-                     "CTC best path": scores(task, *data, None)}
+                     other: scores(task, *data, best, joint=not joint), "CTC best path": scores(task, *data, None)}
               for name, data in splits.items()}
-    summary = {"valid": {str(w): s for w, s in on_valid.items()}, "best": best, "test": tested}
+    summary = {"decoding": "ctc_joint" if joint else "ctc_beam", "valid": {str(w): s for w, s in on_valid.items()},
+               "best": best, "test": tested}
     (args.run / "decoding.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return summary

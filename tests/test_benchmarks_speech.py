@@ -94,7 +94,7 @@ def test_end_to_end_models_are_scored_without_a_cascade(benchmarks):
 def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_path_factory):
     from benchmarks import asr_decoding
     from tests.tiny_checkpoints import trained_run
-    from tformer.tasks.generators import CtcGreedy, CtcRescoredBeam
+    from tformer.tasks.generators import CtcGreedy, CtcJointBeam, CtcRescoredBeam
 
     run = trained_run("audio", tmp_path_factory)
     task = tformer.load(run.ckpt)
@@ -107,6 +107,11 @@ def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_pat
         task.generator = before
         assert result["wer"] == pytest.approx(float(word_error_rate(expected, references)))
         assert result["cer"] == pytest.approx(float(char_error_rate(expected, references)))
+    joint = asr_decoding.scores(task, audio, references, 0.5, joint=True)
+    task.generator = CtcJointBeam(**{**before.init_kwargs, "ctc_weight": 0.5})
+    expected = task.predict(audio)
+    task.generator = before
+    assert joint["wer"] == pytest.approx(float(word_error_rate(expected, references)))
     best_path = asr_decoding.scores(task, audio, references, None)
     task.generator = CtcGreedy()
     expected = task.predict(audio)
@@ -115,15 +120,16 @@ def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_pat
     assert task.generator is before  # the recipe's generator is back
 
 
-def test_the_real_digits_score_counts_words_characters_and_misses(benchmarks, monkeypatch):
+def test_the_real_digits_score_counts_words_characters_and_misses(benchmarks):
     from benchmarks import real_digits
+    from tformer.tasks.generators import CtcJointBeam
 
     references = ["one two three", "four", "five five"]
     heard = _Lookup({"a.wav": "one two", "b.wav": "four", "c.wav": "five"})
-    heard.eval = lambda: heard
-    monkeypatch.setattr(real_digits.tformer, "load", lambda checkpoint: heard)
-    result = real_digits.score("x.ckpt", ["a.wav", "b.wav", "c.wav"], references)
+    heard.generator = CtcJointBeam(ctc_weight=0.5)
+    result = real_digits.score(heard, "x.ckpt", ["a.wav", "b.wav", "c.wav"], references)
     assert heard.seen == [["a.wav", "b.wav", "c.wav"]]
+    assert (result["decoding"], result["ctc_weight"]) == ("ctc_joint", 0.5)
     assert result["wer"] == pytest.approx(100 * 2 / 6, abs=0.01)  # "three" and one "five" deleted, of 6 words
     assert result["cer"] == pytest.approx(100 * (6 + 5) / (13 + 4 + 9), abs=0.01)  # " three" and " five"
     assert result["missed"] == {"three": 1, "five": 1} and result["words"] == 6

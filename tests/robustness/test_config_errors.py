@@ -101,9 +101,9 @@ def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, messag
 
 
 @pytest.mark.parametrize("override, message", [
-    ("task.objectives.ctc=null", "task.generator (ctc_beam) needs the objective(s) ctc, which the task does not train "
+    ("task.objectives.ctc=null", "task.generator (ctc_joint) needs the objective(s) ctc, which the task does not train "
                                  "(task.objectives: cross_entropy)"),
-    ("task.generator.ctc_weight=1.5", "building tformer.tasks.generators.CtcRescoredBeam: task.generator.ctc_weight"),
+    ("task.generator.ctc_weight=1.5", "building tformer.tasks.generators.CtcJointBeam: task.generator.ctc_weight"),
     ("task/generator=ctc_greedy", "building tformer.tasks.generators.CtcGreedy: task.generator.beam_size is not an "
                                   "argument of CtcGreedy. Its arguments: objective (remove it with ~task.generator.beam_size)"),
 ])
