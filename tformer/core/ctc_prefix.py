@@ -33,7 +33,7 @@ class CtcPrefixScorer:
     """
 
     def __init__(self, log_probs: Tensor, lengths: Tensor, blank: int, eos: int, beam: int):
-        batch, frames, vocab = log_probs.shape
+        batch, frames, _ = log_probs.shape
         x = log_probs.float().transpose(0, 1).repeat_interleave(beam, dim=1)  # (T, N, V)
         padding = torch.arange(frames, device=x.device).unsqueeze(1) >= lengths.to(x.device).repeat_interleave(beam)
         x = x.masked_fill(padding.unsqueeze(2), NEG_INF)  # past its end an input emits blank with certainty

@@ -147,7 +147,9 @@ def _joint(logp: Tensor, ctc: CtcPrefixScorer, weight: float, pre_beam: int | No
     else:  # EOS always among them: CTC decides whether the input is spent
         eos = torch.tensor([eos_id], device=logp.device)
         candidates = logp.index_fill(1, eos, float("inf")).topk(pre_beam + 1, dim=1).indices
-    joint = (1 - weight) * logp.gather(1, candidates) + weight * ctc.score(candidates)
+    joint = weight * ctc.score(candidates)
+    if weight < 1:  # at 1 the decoder adds nothing (and 0 · -inf would be NaN)
+        joint = joint + (1 - weight) * logp.gather(1, candidates)
     return torch.full_like(logp, float("-inf")).scatter(1, candidates, joint)
 
 
