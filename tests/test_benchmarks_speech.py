@@ -102,16 +102,17 @@ def test_the_ctc_weight_is_chosen_on_validation_and_restored(benchmarks, tmp_pat
     audio, references = [run.sample, run.sample], ["one two", "three"]
     for weight in (0.0, 1.0):
         result = asr_decoding.scores(task, audio, references, weight)
-        task.generator = CtcRescoredBeam(**{**before.init_kwargs, "ctc_weight": weight})
+        task.generator = type(before)(**{**before.init_kwargs, "ctc_weight": weight})
         expected = task.predict(audio)
         task.generator = before
         assert result["wer"] == pytest.approx(float(word_error_rate(expected, references)))
         assert result["cer"] == pytest.approx(float(char_error_rate(expected, references)))
-    joint = asr_decoding.scores(task, audio, references, 0.5, joint=True)
-    task.generator = CtcJointBeam(**{**before.init_kwargs, "ctc_weight": 0.5})
+    assert isinstance(before, CtcJointBeam)  # the asr task's default
+    rescored = asr_decoding.scores(task, audio, references, 0.5, joint=False)
+    task.generator = CtcRescoredBeam(before.beam_size, before.length_penalty, 0.5)
     expected = task.predict(audio)
     task.generator = before
-    assert joint["wer"] == pytest.approx(float(word_error_rate(expected, references)))
+    assert rescored["wer"] == pytest.approx(float(word_error_rate(expected, references)))
     best_path = asr_decoding.scores(task, audio, references, None)
     task.generator = CtcGreedy()
     expected = task.predict(audio)
