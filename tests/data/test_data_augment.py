@@ -137,7 +137,8 @@ def test_the_voices_recipe_composes_every_step_and_all_three_synthesizers():
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=["experiment=asr_digits_voices", "run_dir=/tmp/unused"])
     assert [cfg.data[split].synthesizers for split in ("train", "valid", "test")] == [["espeak", "flite", "festival"]] * 3
-    assert cfg.model.d_model == 144 and cfg.task.objectives.ctc.weight == 0.3  # asr_digits underneath
+    assert cfg.model.d_model == 144 and cfg.task.generator.beam_size == 4  # asr_digits underneath
+    assert cfg.task.objectives.ctc.weight == 0.5 and cfg.task.generator.ctc_weight == 0.9  # its own CTC shares
     augment = instantiate(cfg.data.augment, _convert_="all")
     assert [type(step) for step in augment["source"].steps] == [
         SpeedPerturbation, Tempo, PitchShift, Reverberation, TelephoneBand, AddNoise]
