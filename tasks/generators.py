@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from tformer.core import Decoding, beam_search_nbest, greedy_search, sample
+from tformer.core import Decoding, beam_search, beam_search_nbest, greedy_search, sample
 from tformer.core.ctc_prefix import CtcPrefixScorer
 from tformer.core.config import RecordsArguments
 from tformer.registry import GENERATORS
@@ -114,8 +114,7 @@ class Beam(Generator):
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         if self.beam_size == 1:
             return greedy_search(decoding)
-        n_best = beam_search_nbest(decoding, self.beam_size, self.length_penalty)
-        return [hypotheses[0].ids if hypotheses else [] for hypotheses in n_best]
+        return beam_search(decoding, self.beam_size, self.length_penalty)
 
     def with_beam_size(self, beam_size: int) -> Generator:
         return type(self)(**{**self.init_kwargs, "beam_size": beam_size})
@@ -151,9 +150,13 @@ class CtcRescoredBeam(Beam):
                              f"objective, which transcribes the field {field!r}, not the target; choose "
                              f"task/generator=beam (speech translation: CTC on the transcript trains, it cannot score)")
 
+    def resolved_weight(self, ctc: Any) -> float:
+        """λ: ``ctc_weight``, or the CTC objective's training weight where it is ``None``."""
+        return ctc.weight if self.ctc_weight is None else self.ctc_weight
+
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         ctc = task.objectives[self.objective]
-        weight = ctc.weight if self.ctc_weight is None else self.ctc_weight
+        weight = self.resolved_weight(ctc)
         if self.beam_size == 1 or weight == 0.0:
             return super().generate(task, decoding, outputs)
         n_best = beam_search_nbest(decoding, self.beam_size, self.length_penalty)
@@ -196,14 +199,13 @@ class CtcJointBeam(CtcRescoredBeam):
 
     def generate(self, task: Any, decoding: Decoding, outputs: Mapping[str, Tensor]) -> list[list[int]]:
         ctc = task.objectives[self.objective]
-        weight = ctc.weight if self.ctc_weight is None else self.ctc_weight
+        weight = self.resolved_weight(ctc)
         if weight == 0.0:
             return Beam.generate(self, task, decoding, outputs)
         memory, mask = outputs["memory"], outputs["memory_pad_mask"]
         scorer = CtcPrefixScorer(ctc.log_probs(memory).transpose(0, 1), (~mask).sum(1), ctc.blank,
                                  decoding.eos_id, self.beam_size)
-        n_best = beam_search_nbest(decoding, self.beam_size, self.length_penalty, scorer, weight, self.pre_beam)
-        return [hypotheses[0].ids if hypotheses else [] for hypotheses in n_best]
+        return beam_search(decoding, self.beam_size, self.length_penalty, scorer, weight, self.pre_beam)
 
 
 @GENERATORS.register("ctc_greedy")

@@ -24,14 +24,20 @@ def _task(generator=None, ctc_weight: float = 0.3) -> TranslationTask:
                            metrics=["wer"], max_len_offset=0).eval()
 
 
-def _brute_force_ctc(log_probs: torch.Tensor, ids: list[int], blank: int) -> float:
-    """log sum over every frame path that collapses to ``ids`` (merge repeats, drop blanks)."""
-    total = -math.inf
+def _labellings(log_probs: torch.Tensor, blank: int) -> dict[tuple[int, ...], float]:
+    """Every labelling the frames can emit (paths collapsed: repeats merged, blanks dropped), with
+    its CTC log-probability, the log sum over its paths (brute force)."""
+    totals = {}
     for path in itertools.product(range(log_probs.size(1)), repeat=log_probs.size(0)):
-        collapsed = [p for i, p in enumerate(path) if p != blank and (i == 0 or p != path[i - 1])]
-        if collapsed == ids:
-            total = float(torch.logaddexp(torch.tensor(total), sum(log_probs[t, p] for t, p in enumerate(path))))
-    return total
+        ids = tuple(p for i, p in enumerate(path) if p != blank and (i == 0 or p != path[i - 1]))
+        score = torch.tensor(sum(float(log_probs[t, p]) for t, p in enumerate(path)))
+        totals[ids] = float(torch.logaddexp(torch.tensor(totals.get(ids, -math.inf)), score))
+    return totals
+
+
+def _brute_force_ctc(log_probs: torch.Tensor, ids: list[int], blank: int) -> float:
+    """log sum over every frame path that collapses to ``ids``; -inf where none does."""
+    return _labellings(log_probs, blank).get(tuple(ids), -math.inf)
 
 
 def _encoded(frames=(4, 3)):
@@ -133,16 +139,6 @@ def test_a_generator_that_drives_an_untrained_decoder_is_refused():
                                          r"\(task.objectives: cross_entropy 0, ctc 1\); give cross_entropy a weight above 0, "
                                          r"or choose a generator that reads the encoder alone \(ctc_greedy\)"):
         _task(CtcRescoredBeam(beam_size=3), ctc_weight=1.0)
-
-
-def _labellings(log_probs: torch.Tensor, blank: int) -> dict[tuple[int, ...], float]:
-    """Every labelling the frames can emit, with its CTC log-probability (brute force)."""
-    totals = {}
-    for path in itertools.product(range(log_probs.size(1)), repeat=log_probs.size(0)):
-        ids = tuple(p for i, p in enumerate(path) if p != blank and (i == 0 or p != path[i - 1]))
-        score = torch.tensor(sum(float(log_probs[t, p]) for t, p in enumerate(path)))
-        totals[ids] = float(torch.logaddexp(torch.tensor(totals.get(ids, -math.inf)), score))
-    return totals
 
 
 def _attention_log_prob(task, outputs, b: int, ids: list[int]) -> float:

@@ -39,9 +39,10 @@ class CtcPrefixScorer:
         x = x.masked_fill(padding.unsqueeze(2), NEG_INF)  # past its end an input emits blank with certainty
         x[..., blank] = x[..., blank].masked_fill(padding, 0.0)
         self.x, self.blank, self.eos = x, blank, eos
+        self.x_blank = x[:, :, blank].unsqueeze(2)  # (T, N, 1): read at every step
         n = batch * beam
         # r[t, n] = log-probabilities that frames 1..t emit hypothesis n, its last frame (0) a label or (1) a blank
-        blanks = x[:, :, blank].cumsum(0)
+        blanks = self.x_blank.squeeze(2).cumsum(0)
         self.r = torch.stack([torch.full_like(blanks, NEG_INF), blanks], dim=2)  # the empty prefix
         self.prefix_score = torch.zeros(n, device=x.device)  # log p_CTC(g...), 0 for the empty prefix
         self.last = torch.full((n,), -1, dtype=torch.long, device=x.device)  # g's last label, -1 for none
@@ -62,10 +63,9 @@ class CtcPrefixScorer:
         r = torch.full((frames, *candidates.shape, 2), NEG_INF, device=x.device)
         if self.length == 0:
             r[0, ..., 0] = x[0]
-        blank = self.x[:, :, self.blank].unsqueeze(2)  # (T, N, 1)
         for t in range(max(1, self.length), frames):
             r[t, ..., 0] = torch.logaddexp(r[t - 1, ..., 0], phi[t - 1]) + x[t]
-            r[t, ..., 1] = torch.logaddexp(r[t - 1, ..., 0], r[t - 1, ..., 1]) + blank[t]
+            r[t, ..., 1] = torch.logaddexp(r[t - 1, ..., 0], r[t - 1, ..., 1]) + self.x_blank[t]
         start = r[0, ..., 0].unsqueeze(0)
         score = torch.logsumexp(torch.cat([start, phi[:-1] + x[1:]], dim=0), dim=0)  # (N, C)
         score = torch.where(candidates == self.eos, r_total[-1].unsqueeze(1), score)

@@ -78,15 +78,18 @@ def _until_eos(ids: list[int], eos_id: int) -> list[int]:
 
 
 @torch.no_grad()
-def beam_search(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6) -> list[list[int]]:
+def beam_search(decoding: Decoding, beam_size: int = 4, alpha: float = 0.6, ctc: CtcPrefixScorer | None = None,
+                ctc_weight: float = 0.0, pre_beam: int | None = None) -> list[list[int]]:
     """Keep the ``beam_size`` best continuations per row; finished hypotheses are ranked by
     log-probability / length_penalty. A row stops once it has ``beam_size`` finished
     hypotheses or reaches its ``max_len``; then its live beams count as finished.
 
+    Args:
+        ctc, ctc_weight, pre_beam: joint CTC/attention scoring, as for ``beam_search_nbest``.
     Returns:
         per row, the best hypothesis's ids without the prefix and EOS.
     """
-    n_best = beam_search_nbest(decoding, beam_size, alpha)
+    n_best = beam_search_nbest(decoding, beam_size, alpha, ctc, ctc_weight, pre_beam)
     return [hypotheses[0].ids if hypotheses else [] for hypotheses in n_best]
 
 
