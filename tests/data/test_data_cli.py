@@ -38,6 +38,8 @@ def test_list_and_prepare(tmp_path, capsys, toy_builtin):
     (["toy_cli", "--valid-size", "3"], "toy_cli takes no --valid-size"),
     (["toy_cli", "--synthesizers", "flite"], "toy_cli takes no --synthesizers"),
     (["espeak_digits", "--synthesizers", "sam"], "synthesizers: unknown 'sam'; known: espeak, flite, festival"),
+    (["toy_cli", "--stretch", "1", "2"], "toy_cli takes no --stretch"),
+    (["espeak_digits", "--stretch", "2", "1"], r"stretch=[2.0, 1.0] must be [low, high] duration factors"),
 ])
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys, toy_builtin, argv, message):
     with pytest.raises(SystemExit) as exit_info:

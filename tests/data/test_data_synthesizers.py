@@ -14,7 +14,7 @@ import torchaudio
 
 from tformer.data import BUILTINS, DataError, prepared_folder
 from tformer.data.builtin import dataset_folder
-from tformer.data.espeak import SPEEDS, PITCHES, VOICES, synthesize
+from tformer.data.espeak import PACE, SPEEDS, PITCHES, VOICES, synthesize
 from tformer.data.speech_text import DIGIT_WORDS, digit_string, texts_for_splits
 from tformer.data.synthesis import SYNTHESIZERS
 from tformer.data.synthesizers import Festival
@@ -35,7 +35,7 @@ def _entries(folder, split):
 def test_the_default_is_espeak_alone_with_the_draws_and_files_of_before(tmp_path):
     folder = prepared_folder("espeak_digits", tmp_path, train_size=3, valid_size=1, test_size=1)
     builtin = BUILTINS["espeak_digits"]
-    before = {k: v for k, v in builtin.defaults.items() if k != "synthesizers"}  # the options before the new one
+    before = {k: v for k, v in builtin.defaults.items() if k not in ("synthesizers", "stretch")}  # the options before the new ones
     assert folder == dataset_folder(builtin, tmp_path, {**before, "train_size": 3, "valid_size": 1, "test_size": 1})
     # The reference: tformer's draws before synthesizers existed, one random source in split order.
     rng, variants = random.Random(0), {"train": [], "valid": [], "test": []}
@@ -96,6 +96,50 @@ def _render_by_hand(entry, path):
     audio, rate = soundfile.read(path, dtype="float32")
     audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, 16000).clamp(-1, 1)
     return audio.numpy()
+
+
+@needs_espeak
+def test_stretch_slows_every_synthesizer_by_the_drawn_duration_factor(tmp_path):
+    sizes = {"train_size": 6, "valid_size": 2, "test_size": 2}
+    slow = prepared_folder("espeak_digits", tmp_path, **sizes, stretch=[1.5, 2.0])
+    assert slow != prepared_folder("espeak_digits", tmp_path, **sizes)
+    assert json.loads((slow / "info.json").read_text())["options"]["stretch"] == [1.5, 2.0]
+    for split in ("train", "valid", "test"):
+        for entry in _entries(slow, split):  # espeak's words a minute: PACE at factor 1
+            assert round(PACE / 2.0) <= entry["speed"] <= round(PACE / 1.5)
+    # The same text at a fixed factor 2 against 1: espeak at 80 against 160 words a minute.
+    text = _entries(slow, "train")[0]["text"]
+    seconds = {factor: synthesize(text, str(tmp_path / f"{factor}.wav"), speed=round(PACE / factor)) for factor in (1, 2)}
+    fixed = {factor: prepared_folder("espeak_digits", tmp_path, train_size=1, valid_size=1, test_size=1,
+                                     stretch=[factor, factor]) for factor in (1, 2)}
+    lengths = {factor: _entries(folder, "train")[0]["duration"] for factor, folder in fixed.items()}
+    assert lengths[2] / lengths[1] > 1.6 and seconds[2] / seconds[1] > 1.6
+
+
+@needs_flite_festival
+def test_stretch_is_flites_and_festivals_duration_stretch(tmp_path):
+    folder = prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["flite", "festival"], stretch=[1.6, 1.9])
+    entries = [e for split in ("train", "valid", "test") for e in _entries(folder, split)]
+    assert {e["synthesizer"] for e in entries} == {"flite", "festival"}
+    assert all(1.6 <= e["stretch"] <= 1.9 for e in entries)
+    for entry in [next(e for e in entries if e["synthesizer"] == name) for name in ("flite", "festival")]:
+        expected = _render_by_hand(entry, tmp_path / "ref.wav")
+        got, _ = soundfile.read(folder / entry["audio_filepath"], dtype="float32")
+        assert got.shape == expected.shape and np.abs(got - expected).max() <= 3 / 32768
+
+
+@pytest.mark.parametrize("stretch", [[2.0, 1.0], [0.2, 1.0], [1.0, 3.0], [1.5], "slow"])
+def test_a_bad_stretch_names_the_option_and_its_range(tmp_path, stretch):
+    with pytest.raises(ValueError, match=r"stretch=.* must be \[low, high\] duration factors with 0.5 <= low <= high <= 2.0"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, stretch=stretch)
+    assert not list(tmp_path.iterdir())
+
+
+@needs_espeak
+def test_one_voice_refuses_a_stretch(tmp_path):
+    with pytest.raises(ValueError, match=r"which espeak_one_voice keeps at 160 words a minute; leave stretch null"):
+        prepared_folder("espeak_digits", tmp_path, **SIZES, synthesizers=["espeak_one_voice"], stretch=[1.0, 1.5])
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]  # nothing half-written
 
 
 def test_unknown_or_malformed_synthesizers_name_the_key(tmp_path):

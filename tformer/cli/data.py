@@ -4,6 +4,7 @@
     tformer-data freedict_de_en [--root DIR] [--force]
     tformer-data espeak_digits --train-size 3000 --valid-size 200 --test-size 300
     tformer-data espeak_digits --synthesizers espeak flite festival
+    tformer-data espeak_digits --synthesizers espeak flite festival --stretch 0.8 2.0   # slower speech too
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     for option in _SIZE_OPTIONS:
         parser.add_argument("--" + option.replace("_", "-"), type=int, dest=option, help=f"{option} (if it has one)")
     parser.add_argument("--synthesizers", nargs="+", help="who speaks (espeak_digits, espeak_sentences): espeak flite festival")
+    parser.add_argument("--stretch", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="duration factors every synthesizer draws from, 0.5-2.0 (1: 160 words a minute; "
+                             "espeak_digits, espeak_sentences); default: each synthesizer's own range")
     return parser
 
 
@@ -59,7 +63,7 @@ def _counts(info: dict) -> str:
 def _prepare(args: argparse.Namespace) -> None:
     if args.name not in BUILTINS:
         raise DataError(f"unknown data set {args.name!r}; choose one of {', '.join(sorted(BUILTINS))}")
-    options = {k: getattr(args, k) for k in (*_SIZE_OPTIONS, "synthesizers") if getattr(args, k) is not None}
+    options = {k: getattr(args, k) for k in (*_SIZE_OPTIONS, "synthesizers", "stretch") if getattr(args, k) is not None}
     unknown = sorted(set(options) - set(BUILTINS[args.name].defaults))
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)

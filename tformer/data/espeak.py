@@ -33,6 +33,7 @@ VARIANTS = {
     "test": ("m8", "f4", "klatt4", "edward2", "steph3", "grandma", "norbert"),
 }
 SPEEDS = (120, 220)  # words per minute
+PACE = 160  # words per minute at duration factor 1 (a data set's ``stretch`` option)
 PITCHES = (20, 80)  # espeak's 0-99 scale
 
 
@@ -97,10 +98,14 @@ class Espeak(Synthesizer):
                 raise DataError(f"espeak-ng has none of the {split} voice variants {VARIANTS[split]}")
         return usable
 
-    def draw(self, rng: random.Random, voices: list[str]) -> dict[str, Any]:
-        """A voice, one of the split's ``voices`` (variants), a speed and a pitch (the manifest's keys)."""
-        return {"voice": rng.choice(VOICES), "variant": rng.choice(voices),
-                "speed": rng.randint(*SPEEDS), "pitch": rng.randint(*PITCHES)}
+    def draw(self, rng: random.Random, voices: list[str], stretch: tuple[float, float] | None = None) -> dict[str, Any]:
+        """A voice, one of the split's ``voices`` (variants), a speed and a pitch (the manifest's keys).
+
+        The speed is drawn from ``SPEEDS``, or with ``stretch`` (duration factors) as ``PACE`` / factor.
+        """
+        voice, variant = rng.choice(VOICES), rng.choice(voices)
+        speed = rng.randint(*SPEEDS) if stretch is None else round(PACE / rng.uniform(*stretch))
+        return {"voice": voice, "variant": variant, "speed": speed, "pitch": rng.randint(*PITCHES)}
 
     def describe(self, usable: dict[str, list[str]]) -> dict[str, Any]:
         return {"voices": list(VOICES), "variants": usable}
@@ -123,7 +128,10 @@ class EspeakOneVoice(Espeak):
             raise DataError(f"espeak-ng lacks the voice variant {self.SETTINGS['variant']} that {self.name} speaks with")
         return {split: list(names) for split, names in self.voices.items()}
 
-    def draw(self, rng: random.Random, voices: list[str]) -> dict[str, Any]:
+    def draw(self, rng: random.Random, voices: list[str], stretch: tuple[float, float] | None = None) -> dict[str, Any]:
+        if stretch is not None:
+            raise ValueError(f"stretch={list(stretch)} varies the pace, which {self.name} keeps at "
+                             f"{self.SETTINGS['speed']} words a minute; leave stretch null with it")
         return dict(self.SETTINGS)
 
     def describe(self, usable: dict[str, list[str]]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 from tformer.data.builtin import data_processes
 from tformer.data.errors import DataError
 from tformer.data.espeak import Espeak, EspeakOneVoice
-from tformer.data.synthesizers import SAMPLE_RATE, Festival, Flite, Synthesizer
+from tformer.data.synthesizers import SAMPLE_RATE, Festival, Flite, Synthesizer, check_stretch
 
 __all__ = ["SYNTHESIZERS", "prepare_speech", "check_synthesizers"]
 
@@ -40,7 +40,8 @@ def check_synthesizers(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _jobs(folder: Path, split: str, texts: list, parts: list[Synthesizer], voices: dict, rngs: tuple) -> list[dict]:
+def _jobs(folder: Path, split: str, texts: list, parts: list[Synthesizer], voices: dict, rngs: tuple,
+          stretch: tuple[float, float] | None) -> list[dict]:
     rng, chooser = rngs
     (folder / split).mkdir()
     jobs = []
@@ -50,7 +51,7 @@ def _jobs(folder: Path, split: str, texts: list, parts: list[Synthesizer], voice
         jobs.append({
             "text": words, "extra": extra, "audio_filepath": f"{split}/{number:06d}.wav",
             "path": str(folder / split / f"{number:06d}.wav"), "synthesizer": part.name,
-            "params": part.draw(rng, voices[part.name][split]),
+            "params": part.draw(rng, voices[part.name][split], stretch),
         })
     return jobs
 
@@ -102,7 +103,7 @@ def _parts_per_split(names: tuple[str, ...], voices: dict, splits: list[str]) ->
 
 def prepare_speech(
     folder: Path, texts: dict[str, list], seed: int = 0, extra_keys: tuple[str, ...] = (),
-    synthesizers: Sequence[str] = ("espeak",),
+    synthesizers: Sequence[str] = ("espeak",), stretch: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Synthesize every split's texts into ``folder`` with ``data_processes()`` processes, and write the manifests.
 
@@ -112,14 +113,17 @@ def prepare_speech(
         seed: the seed choosing synthesizer, voice and settings per utterance.
         extra_keys: the manifest keys of the extra values.
         synthesizers: names from ``SYNTHESIZERS``; each utterance goes to one of them, uniformly.
+        stretch: ``[low, high]`` duration factors every synthesizer draws from (slower speech above 1);
+            None: each synthesizer's own range, the data as they were before the option existed.
     Returns:
         The info record: split counts, total hours, the voices per split of each synthesizer.
     """
     names = check_synthesizers(synthesizers)
+    stretch = check_stretch(stretch)
     voices = {name: SYNTHESIZERS[name].usable_voices() for name in names}
     parts = _parts_per_split(names, voices, list(texts))
     rngs = (random.Random(seed), random.Random(f"synthesizer-{seed}"))
-    jobs = {split: _jobs(folder, split, items, parts[split], voices, rngs) for split, items in texts.items()}
+    jobs = {split: _jobs(folder, split, items, parts[split], voices, rngs, stretch) for split, items in texts.items()}
     seconds = _synthesize([job for split_jobs in jobs.values() for job in split_jobs])
     durations = {split: [seconds[job["path"]] for job in split_jobs] for split, split_jobs in jobs.items()}
     for split in jobs:

@@ -23,10 +23,11 @@ import torchaudio
 
 from tformer.data.errors import DataError
 
-__all__ = ["SAMPLE_RATE", "Synthesizer", "Flite", "Festival", "save_wav", "require_program"]
+__all__ = ["SAMPLE_RATE", "Synthesizer", "Flite", "Festival", "save_wav", "require_program", "check_stretch"]
 
 SAMPLE_RATE = 16000
 STRETCH = (0.8, 1.3)  # duration factor; espeak's 120-220 words per minute span about the same
+STRETCH_LIMITS = (0.5, 2.0)  # what a data set's ``stretch`` option may ask: espeak speaks 80-450 words a minute
 
 
 def require_program(program: str, packages: str) -> str:
@@ -35,6 +36,23 @@ def require_program(program: str, packages: str) -> str:
     if path is None:
         raise DataError(f"{program} not found; install it: apt-get install -y {packages}")
     return path
+
+
+def check_stretch(stretch: Any) -> tuple[float, float] | None:
+    """``stretch`` (a data set option: ``[low, high]`` duration factors, or None) as a tuple;
+    ``ValueError`` naming the option and the allowed range otherwise."""
+    if stretch is None:
+        return None
+    low, high = STRETCH_LIMITS
+    try:
+        first, last = (float(x) for x in stretch)
+    except (TypeError, ValueError):
+        first = last = None
+    if first is None or not low <= first <= last <= high:
+        raise ValueError(f"stretch={stretch!r} must be [low, high] duration factors with {low} <= low <= high <= {high} "
+                         "(1: espeak's 160 words a minute, flite's and festival's own pace; 1.5: each utterance half again as long), "
+                         "or null for each synthesizer's own range")
+    return first, last
 
 
 def save_wav(audio: torch.Tensor, rate: int, path: str | Path) -> float:
@@ -90,18 +108,19 @@ class Synthesizer:
         """What to install for the ``missing`` voices."""
         return f"installed voices: {', '.join(sorted(self.installed_voices())) or 'none'}"
 
-    def draw(self, rng: random.Random, voices: list[str]) -> dict[str, Any]:
+    def draw(self, rng: random.Random, voices: list[str], stretch: tuple[float, float] | None = None) -> dict[str, Any]:
         """One utterance's settings, as its manifest entry records them.
 
         Args:
             rng: the random source.
             voices: the voices of the utterance's split.
+            stretch: the range of duration factors to draw from (``check_stretch``); None: ``STRETCH``.
         Returns:
             ``synthesizer``, ``voice``, ``speaker`` (the person) and ``stretch`` (duration factor).
         """
         voice = rng.choice(voices)
         return {"synthesizer": self.name, "voice": voice, "speaker": self.speakers[voice],
-                "stretch": round(rng.uniform(*STRETCH), 2)}
+                "stretch": round(rng.uniform(*(stretch or STRETCH)), 2)}
 
     def describe(self, usable: dict[str, list[str]]) -> dict[str, Any]:
         """What ``info.json`` records about the voices used per split."""
