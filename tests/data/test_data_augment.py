@@ -138,6 +138,7 @@ def test_the_voices_recipe_composes_every_step_and_all_three_synthesizers():
         cfg = compose("train", overrides=["experiment=asr_digits_voices", "run_dir=/tmp/unused"])
     assert [cfg.data[split].synthesizers for split in ("train", "valid", "test")] == [["espeak", "flite", "festival"]] * 3
     assert cfg.model.d_model == 144 and cfg.task.generator.beam_size == 4  # asr_digits underneath
+    assert cfg.model.conv_kernel == 15 and cfg.data.test.stretch is None  # its own encoder; the synthesizers' own pace
     assert cfg.task.objectives.ctc.weight == 0.5 and cfg.task.generator.ctc_weight == 0.9  # its own CTC shares
     augment = instantiate(cfg.data.augment, _convert_="all")
     assert [type(step) for step in augment["source"].steps] == [
