@@ -128,7 +128,7 @@ def test_stretch_is_flites_and_festivals_duration_stretch(tmp_path):
         assert got.shape == expected.shape and np.abs(got - expected).max() <= 3 / 32768
 
 
-@pytest.mark.parametrize("stretch", [[2.0, 1.0], [0.2, 1.0], [1.0, 3.0], [1.5], "slow"])
+@pytest.mark.parametrize("stretch", [[2.0, 1.0], [0.2, 1.0], [1.0, 3.0], [1.5], "slow", "12"])
 def test_a_bad_stretch_names_the_option_and_its_range(tmp_path, stretch):
     with pytest.raises(ValueError, match=r"stretch=.* must be \[low, high\] duration factors with 0.5 <= low <= high <= 2.0"):
         prepared_folder("espeak_digits", tmp_path, **SIZES, stretch=stretch)

@@ -44,8 +44,8 @@ def check_stretch(stretch: Any) -> tuple[float, float] | None:
     if stretch is None:
         return None
     low, high = STRETCH_LIMITS
-    try:
-        first, last = (float(x) for x in stretch)
+    try:  # a string is no range, though "12" would unpack into two numbers
+        first, last = (float(x) for x in stretch) if not isinstance(stretch, str) else (None, None)
     except (TypeError, ValueError):
         first = last = None
     if first is None or not low <= first <= last <= high:
