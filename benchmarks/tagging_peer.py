@@ -5,6 +5,7 @@ same shape, trained on the same batches with the same BPE vocabulary, optimizer,
     python -m benchmarks.tagging_peer --train freedict fortunes --updates 1000
     python -m benchmarks.tagging_peer --updates 4 --quick
     python -m benchmarks.tagging_peer --lr 2e-3 --peer-lr 1e-3     # each model at its own peak learning rate
+    python -m benchmarks.tagging_peer --conv-kernel 7 --our-d-ff 640  # ours with a convolution module, BERT's parameters
 
 BERT has one head: its labels are the (punctuation, case) pairs, on each word's first subword
 (-100 on the rest, as Hugging Face's token-classification examples align them); ours has a head
@@ -130,8 +131,9 @@ def build_task(args: argparse.Namespace, train) -> TaggingTask:
     tags = {f: TagTokenizer() for f in FIELDS}
     for f in FIELDS:
         tags[f].fit(train.column(f))
-    core = Encoder(args.d_model, args.heads, args.layers, args.d_ff, args.dropout,
-                   norm_first=getattr(args, "norm", "pre") == "pre", activation="gelu")
+    d_ff = getattr(args, "our_d_ff", None) or args.d_ff
+    core = Encoder(args.d_model, args.heads, args.layers, d_ff, args.dropout, norm_first=getattr(args, "norm", "pre") == "pre",
+                   activation="gelu", conv_kernel=getattr(args, "conv_kernel", 0))
     return TaggingTask({"source": source, **tags}, core, head_dropout=args.dropout)
 
 
@@ -146,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--norm", choices=("pre", "post"), default="pre", help="our layers' LayerNorm: before (the recipe's) or after")
     parser.add_argument("--positions", choices=("sinusoidal", "learned"), default="sinusoidal", help="our positions")
     parser.add_argument("--embedding-std", type=float, default=None, help="our embedding's initial std (default d^-1/2)")
+    parser.add_argument("--conv-kernel", type=int, default=0, help="our layers' convolution module width (odd; 0: none)")
+    parser.add_argument("--our-d-ff", type=int, default=None,
+                        help="our feed-forward width, if not --d-ff (e.g. 640 with --conv-kernel 7 matches BERT's parameters)")
     parser.add_argument("--train", nargs="+", choices=list(CORPORA), default=["freedict"],
                         help="the corpora trained on, joined (both are always scored)")
     parser.add_argument("--models", choices=("both", "ours"), default="both", help="ours alone: a screen of our options")

@@ -345,3 +345,22 @@ def test_the_language_table_ranks_each_languages_held_out_lines(monkeypatch):
     assert table["cs"]["pairs"] == len(czech) and set(table) == {"cs", "de"}
     ranks = ranks_of_pairs(task.embed(list(czech.column("source"))), task.embed(list(czech.column("target")), side="target"))
     assert table["cs"]["recall10_to_en"] == round(recall_at(ranks, 10), 4)
+
+
+def test_the_tagging_comparison_gives_ours_a_convolution_and_its_own_width(monkeypatch):
+    pytest.importorskip("transformers")
+    monkeypatch.syspath_prepend(str(ROOT))
+    import argparse
+
+    from benchmarks import tagging_peer
+    from tformer.core import Encoder
+    from tformer.data.datasets import RawDataset
+
+    rows = {"text": ["where is it", "good morning"], "punctuation": ["O O QUESTION", "O EXCLAMATION"],
+            "case": ["UPPER LOWER LOWER", "UPPER LOWER"]}
+    args = argparse.Namespace(d_model=16, vocab=60, dropout=0.0, heads=2, layers=1, d_ff=32, conv_kernel=3, our_d_ff=24)
+    task = tagging_peer.build_task(args, RawDataset(rows))
+    reference = Encoder(16, 2, 1, 24, 0.0, norm_first=True, activation="gelu", conv_kernel=3)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(task.core) == count(reference) and task.core.layers[0].conv is not None
+    assert tagging_peer.bert(task, args).config.intermediate_size == 32  # the peer keeps --d-ff
