@@ -348,19 +348,33 @@ def test_the_language_table_ranks_each_languages_held_out_lines(monkeypatch):
 
 
 def test_the_tagging_comparison_gives_ours_a_convolution_and_its_own_width(monkeypatch):
-    pytest.importorskip("transformers")
     monkeypatch.syspath_prepend(str(ROOT))
-    import argparse
-
     from benchmarks import tagging_peer
     from tformer.core import Encoder
-    from tformer.data.datasets import RawDataset
 
-    rows = {"text": ["where is it", "good morning"], "punctuation": ["O O QUESTION", "O EXCLAMATION"],
-            "case": ["UPPER LOWER LOWER", "UPPER LOWER"]}
-    args = argparse.Namespace(d_model=16, vocab=60, dropout=0.0, heads=2, layers=1, d_ff=32, conv_kernel=3, our_d_ff=24)
-    task = tagging_peer.build_task(args, RawDataset(rows))
+    task = tagging_peer.build_task(_conv_args(), _tagged_rows())
     reference = Encoder(16, 2, 1, 24, 0.0, norm_first=True, activation="gelu", conv_kernel=3)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(task.core) == count(reference) and task.core.layers[0].conv is not None
-    assert tagging_peer.bert(task, args).config.intermediate_size == 32  # the peer keeps --d-ff
+
+
+def test_the_tagging_peer_keeps_its_own_width_beside_our_convolution(monkeypatch):
+    pytest.importorskip("transformers")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import tagging_peer
+
+    args = _conv_args()
+    assert tagging_peer.bert(tagging_peer.build_task(args, _tagged_rows()), args).config.intermediate_size == 32  # --d-ff
+
+
+def _conv_args():
+    import argparse
+
+    return argparse.Namespace(d_model=16, vocab=60, dropout=0.0, heads=2, layers=1, d_ff=32, conv_kernel=3, our_d_ff=24)
+
+
+def _tagged_rows():
+    from tformer.data.datasets import RawDataset
+
+    return RawDataset({"text": ["where is it", "good morning"], "punctuation": ["O O QUESTION", "O EXCLAMATION"],
+                       "case": ["UPPER LOWER LOWER", "UPPER LOWER"]})
