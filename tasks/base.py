@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from tformer.checkpoint import KEY as checkpoint_key
 from tformer.checkpoint import describe
 from tformer.flops import flop_parameters, token_counts, training_flops
-from tformer.registry import stray_argument_message
+from tformer.registry import stray_argument_message, stray_names
 from tformer.tokenizers import Batch, Tokenizer
 
 from .long_inputs import AUTO, check_positions, chunk_length, predict_in_chunks
@@ -279,12 +279,9 @@ def _checked(factory: Callable, key: str) -> Callable:
     otherwise an error naming the config key, the stray argument and the accepted ones."""
     if not isinstance(factory, functools.partial):
         return factory
-    parameters = inspect.signature(factory.func).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return factory
-    for name in factory.keywords:
-        if name not in parameters:
-            raise ValueError(stray_argument_message(key, name, factory.func, skip=("self", "params", "optimizer")))
+    stray = stray_names(factory.keywords, factory.func)
+    if stray:
+        raise ValueError(stray_argument_message(key, stray, factory.func, skip=("self", "params", "optimizer")))
     return factory
 
 

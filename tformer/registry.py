@@ -12,7 +12,7 @@ import functools
 import importlib.metadata
 import inspect
 import logging
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 __all__ = ["Registry", "TOKENIZERS", "DATASETS", "TASKS", "CORES", "OBJECTIVES", "GENERATORS", "METRICS", "ENTRY_POINT_GROUP", "load_plugins", "distribution_of"]
 
@@ -113,16 +113,39 @@ def check_arguments(target: Callable[..., Any], kwargs: dict[str, Any], where: s
         raise TypeError(f"{where}: missing required argument(s) {', '.join(map(repr, missing))}")
 
 
-def stray_argument_message(key: str, name: str, target: Callable[..., Any], skip: tuple[str, ...] = ("self",)) -> str:
+def stray_argument_message(key: str, names: str | Sequence[str], target: Callable[..., Any],
+                           skip: tuple[str, ...] = ("self",)) -> str:
     """``"task.generator.beam_size is not an argument of CtcGreedy. Its arguments: objective (remove it with
-    ~task.generator.beam_size)"``: config key ``key`` holds ``name``, which ``target`` does not take;
-    ``skip``: arguments the config never sets (an optimizer's ``params``)."""
+    ~task.generator.beam_size)"``: config key ``key`` holds ``names`` (one, or several named together),
+    which ``target`` does not take; ``skip``: arguments the config never sets (an optimizer's ``params``)."""
+    names = [names] if isinstance(names, str) else list(names)
     parameters = inspect.signature(target).parameters
     accepted = [n for n, p in parameters.items() if n not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    close = difflib.get_close_matches(name, accepted, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return (f"{key}.{name} is not an argument of {getattr(target, '__name__', target)}.{hint} "
-            f"Its arguments: {', '.join(accepted) or 'none'} (remove it with ~{key}.{name})")
+    close = {name: difflib.get_close_matches(name, accepted, n=1) for name in names}
+    keys = [f"{key}.{name}" for name in names]
+    arguments = f"Its arguments: {', '.join(accepted) or 'none'}"
+    if len(names) == 1:
+        hint = f" Did you mean {close[names[0]][0]!r}?" if close[names[0]] else ""
+        return f"{keys[0]} is not an argument of {_name(target)}.{hint} {arguments} (remove it with ~{keys[0]})"
+    hints = "".join(f" Did you mean {match[0]!r} for {name}?" for name, match in close.items() if match)
+    return (f"{', '.join(keys)} are not arguments of {_name(target)}.{hints} {arguments} "
+            f"(remove them with {' '.join('~' + k for k in keys)})")
+
+
+def stray_names(names: Iterable[str], target: Callable[..., Any]) -> list[str]:
+    """Those of ``names`` that ``target`` takes no argument by (none if it takes ``**kwargs``, or
+    has no signature Python can read)."""
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return []
+    return [name for name in names if name not in parameters]
+
+
+def _name(target: Callable[..., Any]) -> str:
+    return getattr(target, "__name__", str(target))
 
 
 _plugins_loaded = False

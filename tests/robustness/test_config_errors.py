@@ -85,6 +85,9 @@ def test_an_unknown_constructor_argument_lists_the_accepted_ones():
          r"task\.scheduler\.scale is not an argument of warmup_cosine\. Its arguments: warmup_steps, total_steps, min_ratio"),
         ("optimizer", ["+task.optimizer.betass=[0.9,0.98]"],
          r"task\.optimizer\.betass is not an argument of AdamW\. Did you mean 'betas'\?"),
+        ("optimizer", ["+task.optimizer.betass=[0.9,0.98]", "+task.optimizer.eps2=1e-9"],
+         r"task\.optimizer\.betass, task\.optimizer\.eps2 are not arguments of AdamW\. Did you mean 'betas' for betass\? "
+         r"Did you mean 'eps' for eps2\? .* \(remove them with ~task\.optimizer\.betass ~task\.optimizer\.eps2\)"),
     ],
 )
 def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, message):
@@ -104,8 +107,10 @@ def test_a_stray_optimizer_or_scheduler_argument_is_named(key, overrides, messag
     ("task.objectives.ctc=null", "task.generator (ctc_joint) needs the objective(s) ctc, which the task does not train "
                                  "(task.objectives: cross_entropy)"),
     ("task.generator.ctc_weight=1.5", "building tformer.tasks.generators.CtcJointBeam: task.generator.ctc_weight"),
-    ("task/generator=ctc_greedy", "building tformer.tasks.generators.CtcGreedy: task.generator.beam_size is not an "
-                                  "argument of CtcGreedy. Its arguments: objective (remove it with ~task.generator.beam_size)"),
+    # The recipe's beam_size and pre_beam, both named at once: one removal, not two failed runs.
+    ("task/generator=ctc_greedy", "building tformer.tasks.generators.CtcGreedy: task.generator.beam_size, "
+                                  "task.generator.pre_beam are not arguments of CtcGreedy. Its arguments: objective "
+                                  "(remove them with ~task.generator.beam_size ~task.generator.pre_beam)"),
 ])
 def test_a_generator_the_task_cannot_use_is_refused_before_any_data_is_read(override, message, tmp_path):
     result = run_cli("train", "experiment=asr_digits", override, cwd=tmp_path)

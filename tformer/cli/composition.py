@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .. import data as _data  # noqa: F401  (registers the data sets the options below name)
 from ..kinds import Mismatch, describe, fields_of, mismatches, reads_of
-from ..registry import DATASETS, TASKS, TOKENIZERS, Registry
+from ..registry import DATASETS, TASKS, TOKENIZERS, Registry, stray_argument_message, stray_names
 from . import CONFIG_DIR
 
 __all__ = ["check_composition"]
@@ -40,8 +40,10 @@ def check_composition(cfg: DictConfig) -> None:
         cfg: the composed ``train`` config (``task.fields``, ``data.train`` and optionally
             ``data.valid``/``data.test``, each with a ``_target_``; ``data.fields`` renames).
     Raises:
-        ValueError: naming the field, what the data gives or lacks, and the options that fit.
+        ValueError: naming the field, what the data gives or lacks, and the options that fit; or
+            naming every key of a ``_target_`` node that is not an argument of what it builds.
     """
+    _check_arguments(OmegaConf.to_container(cfg, resolve=False), "")
     _check_generator(cfg)
     names = list(OmegaConf.select(cfg, "task.fields", default=None) or {})
     tokenizers = {name: _target(cfg, f"task.fields.{name}") for name in names}
@@ -61,6 +63,23 @@ def check_composition(cfg: DictConfig) -> None:
             raise ValueError(_message(split, dataset, tokenizers, found[0]))
 
 
+def _check_arguments(node: Any, key: str) -> None:
+    """Every key of every ``_target_`` node is an argument of what it names: the keys a recipe set
+    for the option a command line replaced (``beam_size`` and ``pre_beam`` of a beam switched to
+    ``ctc_greedy``) are named all at once, before anything is read."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            _check_arguments(item, f"{key}[{index}]")
+    if not isinstance(node, dict):
+        return
+    target = _importable(node.get("_target_"))
+    stray = stray_names([k for k in node if not str(k).startswith("_")], target) if target is not None else []
+    if stray:
+        raise ValueError(f"building {node['_target_']}: {stray_argument_message(key, stray, target)}")
+    for name, value in node.items():
+        _check_arguments(value, f"{key}.{name}".lstrip("."))
+
+
 def _check_generator(cfg: DictConfig) -> None:
     """The generator's own check (``Generator.check``) against the objectives configured, before
     any data is read or tokenizer fitted."""
@@ -76,7 +95,10 @@ def _check_generator(cfg: DictConfig) -> None:
 
 def _target(cfg: DictConfig, key: str) -> Any:
     """The class or builder ``key._target_`` names; None if absent or not importable (instantiate says why)."""
-    path = OmegaConf.select(cfg, f"{key}._target_", default=None)
+    return _importable(OmegaConf.select(cfg, f"{key}._target_", default=None))
+
+
+def _importable(path: Any) -> Any:
     if not isinstance(path, str):
         return None
     try:
